@@ -1,0 +1,163 @@
+//! The `audit` command: settings -> catalog -> plan -> facts -> evaluation ->
+//! results -> reports, in that order, with every per-item problem kept as a
+//! finding and only setup problems (bad arguments, unknown benchmark,
+//! unreadable bundle) fatal.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::Utc;
+
+use crate::catalog::{Catalog, CatalogError};
+use crate::cli::Format;
+use crate::evaluate::{self, PlannedCheck, TargetFacts};
+use crate::facts::bundle::Bundle;
+use crate::facts::host::{self, LocalTransport, Transport};
+use crate::finding::Severity;
+use crate::progress::Progress;
+use crate::report::{self, model, RunInfo};
+use crate::results::{self, RunResults};
+use crate::script::ScriptEngine;
+use crate::settings::{AuditSettings, FactsInput};
+use crate::Fatal;
+
+/// Runs an audit and returns its exit code.
+pub fn run(settings: &AuditSettings) -> Result<u8, Fatal> {
+    let started_at = Utc::now();
+    let mut progress = Progress::new(settings.progress_bar, settings.quiet);
+    let tera = report::templates(settings.templates.as_deref()).map_err(|e| Fatal::Setup(e.to_string()))?;
+
+    let catalog = Catalog::load(&settings.content_dirs).map_err(|e| Fatal::Setup(e.to_string()))?;
+    for problem in &catalog.problems {
+        progress.log(&format!("content problem: {problem}"));
+    }
+    let plan = catalog.plan(&settings.selection).map_err(|e| Fatal::Setup(e.to_string()))?;
+
+    let engine = ScriptEngine::new(&settings.limits, &catalog.preludes);
+    let planned = compile_plan(&catalog, &plan, &engine);
+
+    let (targets, facts_origin) = match &settings.facts {
+        FactsInput::Bundle(path) => {
+            let bundle = Bundle::read(path).map_err(|e| Fatal::Setup(e.to_string()))?;
+            let name = path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned());
+            (bundle.into_targets(), format!("bundle:{name}"))
+        }
+        FactsInput::LocalHost => {
+            let transport = LocalTransport::new();
+            let name = host_name(&transport);
+            progress.start(1, &format!("collecting {} facts from {name}", plan.facts.len()));
+            let facts = host::collect(&transport, &plan.facts).into_iter().collect();
+            progress.inc();
+            progress.finish();
+            (vec![TargetFacts { name, provider: "linux".to_owned(), facts }], "collected".to_owned())
+        }
+    };
+    for benchmark in &plan.benchmarks {
+        if !targets.iter().any(|t| t.provider == benchmark.benchmark.provider) {
+            return Err(Fatal::Setup(format!(
+                "benchmark '{}' audits {} targets, and no {} target is part of this audit",
+                benchmark.benchmark.id, benchmark.benchmark.provider, benchmark.benchmark.provider
+            )));
+        }
+    }
+    if let Some(path) = &settings.save_facts {
+        let json = Bundle::new(&targets).to_json().map_err(|e| Fatal::Setup(e.to_string()))?;
+        report::write_atomic(path, &json).map_err(|e| Fatal::Output(e.to_string()))?;
+        progress.log(&format!("wrote fact bundle {}", path.display()));
+    }
+
+    let check_providers: BTreeMap<String, String> = plan
+        .benchmarks
+        .iter()
+        .flat_map(|b| b.controls.iter().flat_map(move |c| c.checks.iter().map(move |id| (id.clone(), b.benchmark.provider.clone()))))
+        .collect();
+    let pairs: u64 = planned
+        .keys()
+        .map(|id| targets.iter().filter(|t| check_providers.get(id) == Some(&t.provider)).count() as u64)
+        .sum();
+    progress.start(pairs, &format!("evaluating {} checks on {} target(s)", planned.len(), targets.len()));
+    let findings = evaluate::evaluate(&engine, &planned, &check_providers, &targets, &settings.limits, &|| progress.inc());
+    progress.finish();
+
+    let severities: BTreeMap<String, Severity> =
+        catalog.checks.iter().map(|(id, check)| (id.clone(), check.meta.severity)).collect();
+    let results = RunResults::build(&plan, findings, &severities);
+    let exit_code = results::exit_code(&results, settings.fail_on, catalog.problems.len());
+    let info = RunInfo {
+        id: uuid::Uuid::new_v4().to_string(),
+        started_at,
+        finished_at: Utc::now(),
+        facts_origin,
+        selection: model::Selection {
+            controls: settings.selection.controls.iter().map(|p| p.as_str().to_owned()).collect(),
+            skip: settings.selection.skip.iter().map(|p| p.as_str().to_owned()).collect(),
+        },
+        fail_on: settings.fail_on_label(),
+        exit_code,
+    };
+    let report = report::build(&catalog, &plan, &results, &targets, info);
+    write_reports(settings, &tera, &report, &progress)?;
+    progress.log(&summary_line(&report));
+    Ok(exit_code)
+}
+
+/// Compiles every check the selected controls name; a check that is missing
+/// or broken becomes an error for its controls, not a fatal problem.
+fn compile_plan(catalog: &Catalog, plan: &crate::catalog::plan::Plan<'_>, engine: &ScriptEngine) -> BTreeMap<String, PlannedCheck> {
+    let referenced: BTreeSet<(&str, &str)> = plan
+        .benchmarks
+        .iter()
+        .flat_map(|b| b.controls.iter().flat_map(move |c| c.checks.iter().map(move |id| (id.as_str(), b.benchmark.path.as_str()))))
+        .collect();
+    referenced
+        .into_iter()
+        .map(|(id, benchmark_path)| {
+            let planned = match catalog.checks.get(id) {
+                Some(check) => engine.compile(check).map_err(|problem| (problem, check.meta.severity)),
+                None => Err((
+                    catalog.check_problem(id).cloned().unwrap_or_else(|| {
+                        CatalogError::new(benchmark_path, format!("check '{id}' does not exist")).for_check(id)
+                    }),
+                    Severity::High,
+                )),
+            };
+            (id.to_owned(), planned)
+        })
+        .collect()
+}
+
+fn write_reports(settings: &AuditSettings, tera: &tera::Tera, report: &model::Report, progress: &Progress) -> Result<(), Fatal> {
+    for format in &settings.formats {
+        let (file, contents) = match format {
+            Format::Json => ("report.json", report::to_json(report)),
+            Format::Html => ("report.html", report::render(tera, report::HTML_TEMPLATE, report)),
+            Format::Junit => ("junit.xml", report::render(tera, report::JUNIT_TEMPLATE, report)),
+            Format::Md => ("summary.md", report::render(tera, report::MARKDOWN_TEMPLATE, report)),
+        };
+        let contents = contents.map_err(|e| Fatal::Output(e.to_string()))?;
+        let path = settings.out.join(file);
+        report::write_atomic(&path, &contents).map_err(|e| Fatal::Output(e.to_string()))?;
+        progress.log(&format!("wrote {}", path.display()));
+    }
+    Ok(())
+}
+
+fn summary_line(report: &model::Report) -> String {
+    let c = &report.summary.controls;
+    let rate = report.summary.pass_rate.map_or_else(|| "n/a".to_owned(), |r| format!("{:.1}%", r * 100.0));
+    format!(
+        "{} controls: {} pass, {} fail, {} error, {} not applicable, {} manual; pass rate {rate}; exit code {}",
+        c.total, c.pass, c.fail, c.error, c.not_applicable, c.manual, report.run.exit_code
+    )
+}
+
+
+/// The target's name: its host name, or `localhost` when it cannot be read.
+fn host_name(transport: &dyn Transport) -> String {
+    transport
+        .read_file("/proc/sys/kernel/hostname")
+        .ok()
+        .flatten()
+        .map(|bytes| String::from_utf8_lossy(&bytes).trim().to_owned())
+        .filter(|name| !name.is_empty())
+        .unwrap_or_else(|| "localhost".to_owned())
+}

@@ -1,0 +1,234 @@
+//! The catalog: built-in and user content (benchmarks, checks, preludes)
+//! loaded, cross-validated and selected into a [`plan::Plan`].
+//!
+//! Loading never stops at the first problem: every problem is collected with
+//! its file and line, the broken piece is left out, and the rest stays usable.
+//! A control whose check is broken or missing is reported as an error by the
+//! evaluation, so one bad file never hides the other results.
+
+pub mod benchmark;
+pub mod check;
+pub mod error;
+pub mod plan;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use include_dir::{include_dir, Dir};
+use sha2::{Digest, Sha256};
+
+pub use benchmark::{Assessment, Benchmark, Control, Section};
+pub use check::{CheckDef, CheckMeta};
+pub use error::CatalogError;
+
+use crate::facts::FactKey;
+
+static BUILTIN: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/benchmarks");
+
+/// One content file: where it is shown as coming from, and its text.
+#[derive(Debug, Clone)]
+struct ContentFile {
+    display_path: String,
+    text: String,
+}
+
+/// A provider's prelude: shared functions merged into each of its checks.
+#[derive(Debug, Clone)]
+pub struct PreludeFile {
+    pub path: String,
+    pub source: String,
+}
+
+/// Everything loaded, plus every problem found while loading.
+#[derive(Debug, Clone, Default)]
+pub struct Catalog {
+    pub benchmarks: BTreeMap<String, Benchmark>,
+    pub checks: BTreeMap<String, CheckDef>,
+    pub preludes: BTreeMap<String, Vec<PreludeFile>>,
+    pub problems: Vec<CatalogError>,
+    /// SHA-256 over every content file used (path and content).
+    pub content_hash: String,
+}
+
+impl Catalog {
+    /// Loads the built-in content, then each `--content` directory over it
+    /// (a file with the same relative path, or a check or benchmark with the
+    /// same id, replaces the built-in one).
+    pub fn load(content_dirs: &[PathBuf]) -> Result<Catalog, CatalogError> {
+        let mut layers = vec![builtin_files()];
+        for dir in content_dirs {
+            layers.push(dir_files(dir)?);
+        }
+        Ok(Self::from_layers(layers))
+    }
+
+    /// Loads only the given directories, without the built-in content.
+    pub fn load_dirs_only(content_dirs: &[PathBuf]) -> Result<Catalog, CatalogError> {
+        let layers = content_dirs.iter().map(|dir| dir_files(dir)).collect::<Result<Vec<_>, _>>()?;
+        Ok(Self::from_layers(layers))
+    }
+
+    fn from_layers(layers: Vec<BTreeMap<String, ContentFile>>) -> Catalog {
+        let mut catalog = Catalog::default();
+        let mut merged: BTreeMap<String, ContentFile> = BTreeMap::new();
+        for layer in layers {
+            let mut layer_check_ids: BTreeMap<String, String> = BTreeMap::new();
+            let mut layer_files = Vec::new();
+            for (relative, file) in layer {
+                if let Some(id) = check_stem(&relative) {
+                    if let Some(previous) = layer_check_ids.insert(id.to_owned(), file.display_path.clone()) {
+                        catalog.problems.push(
+                            CatalogError::new(&file.display_path, format!("duplicate check id '{id}': also defined in {previous}"))
+                                .for_check(id),
+                        );
+                        continue;
+                    }
+                }
+                layer_files.push((relative, file));
+            }
+            // A check of this layer replaces a lower layer's check with the same id, wherever it lives.
+            merged.retain(|relative, _| check_stem(relative).is_none_or(|id| !layer_check_ids.contains_key(id)));
+            merged.extend(layer_files);
+        }
+        catalog.content_hash = content_hash(&merged);
+        catalog.ingest(merged);
+        catalog.cross_validate();
+        catalog
+    }
+
+    fn ingest(&mut self, files: BTreeMap<String, ContentFile>) {
+        for (relative, file) in files {
+            let parts: Vec<&str> = relative.split('/').collect();
+            match parts.as_slice() {
+                [name] if name.ends_with(".toml") => {
+                    let stem = name.trim_end_matches(".toml");
+                    match benchmark::parse(&file.display_path, stem, &file.text) {
+                        Ok((benchmark, problems)) => {
+                            self.problems.extend(problems);
+                            self.benchmarks.insert(benchmark.id.clone(), benchmark);
+                        }
+                        Err(problem) => self.problems.push(problem),
+                    }
+                }
+                ["checks", provider, "prelude", name] if name.ends_with(".rhai") => {
+                    self.preludes
+                        .entry((*provider).to_owned())
+                        .or_default()
+                        .push(PreludeFile { path: file.display_path, source: file.text });
+                }
+                ["checks", provider, .., name] if name.ends_with(".rhai") => {
+                    let stem = name.trim_end_matches(".rhai");
+                    match check::parse(&file.display_path, provider, stem, &file.text, &known_fact) {
+                        Ok(check) => {
+                            self.checks.insert(check.meta.id.clone(), check);
+                        }
+                        Err(problems) => self.problems.extend(problems),
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+
+    fn cross_validate(&mut self) {
+        for benchmark in self.benchmarks.values() {
+            for control in &benchmark.controls {
+                for check_id in &control.checks {
+                    let problem = match self.checks.get(check_id) {
+                        None if self.problems.iter().any(|p| p.check.as_deref() == Some(check_id.as_str())) => None,
+                        None => Some(format!("control '{}' maps to check '{check_id}', which does not exist", control.id)),
+                        Some(check) if check.provider != benchmark.provider => Some(format!(
+                            "control '{}' maps to check '{check_id}' of provider '{}', but the benchmark is for '{}'",
+                            control.id, check.provider, benchmark.provider
+                        )),
+                        Some(_) => None,
+                    };
+                    if let Some(message) = problem {
+                        self.problems.push(CatalogError::new(&benchmark.path, message).at(control.line, 1).for_check(check_id));
+                    }
+                }
+            }
+        }
+    }
+
+    /// The load problem of a check, when it failed to load.
+    pub fn check_problem(&self, check_id: &str) -> Option<&CatalogError> {
+        self.problems.iter().find(|p| p.check.as_deref() == Some(check_id))
+    }
+}
+
+fn known_fact(key: &FactKey) -> bool {
+    crate::facts::host::is_known_fact(key)
+}
+
+/// The check id of a relative path `checks/<provider>/.../<id>.rhai`, not a prelude.
+fn check_stem(relative: &str) -> Option<&str> {
+    let parts: Vec<&str> = relative.split('/').collect();
+    match parts.as_slice() {
+        ["checks", _, "prelude", _] => None,
+        ["checks", _, .., name] if name.ends_with(".rhai") => Some(name.trim_end_matches(".rhai")),
+        _ => None,
+    }
+}
+
+fn builtin_files() -> BTreeMap<String, ContentFile> {
+    let mut files = BTreeMap::new();
+    collect_builtin(&BUILTIN, &mut files);
+    files
+}
+
+fn collect_builtin(dir: &Dir<'static>, files: &mut BTreeMap<String, ContentFile>) {
+    for file in dir.files() {
+        let relative = file.path().to_string_lossy().replace('\\', "/");
+        let text = String::from_utf8_lossy(file.contents()).into_owned();
+        files.insert(relative.clone(), ContentFile { display_path: format!("benchmarks/{relative}"), text });
+    }
+    for sub in dir.dirs() {
+        collect_builtin(sub, files);
+    }
+}
+
+fn dir_files(root: &Path) -> Result<BTreeMap<String, ContentFile>, CatalogError> {
+    let display_root = root.display().to_string();
+    if !root.is_dir() {
+        return Err(CatalogError::new(display_root, "content directory does not exist or is not a directory"));
+    }
+    let mut files = BTreeMap::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let entries = std::fs::read_dir(&dir)
+            .map_err(|err| CatalogError::new(dir.display().to_string(), format!("cannot read directory: {err}")))?;
+        for entry in entries {
+            let entry = entry.map_err(|err| CatalogError::new(dir.display().to_string(), format!("cannot read directory: {err}")))?;
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+                continue;
+            }
+            let is_content = path.extension().is_some_and(|ext| ext == "toml" || ext == "rhai");
+            if !is_content {
+                continue;
+            }
+            let relative = path.strip_prefix(root).unwrap_or(&path).to_string_lossy().replace('\\', "/");
+            let text = std::fs::read_to_string(&path)
+                .map_err(|err| CatalogError::new(path.display().to_string(), format!("cannot read file: {err}")))?;
+            files.insert(relative, ContentFile { display_path: path.display().to_string(), text });
+        }
+    }
+    Ok(files)
+}
+
+fn content_hash(files: &BTreeMap<String, ContentFile>) -> String {
+    let mut hasher = Sha256::new();
+    for (relative, file) in files {
+        hasher.update(relative.as_bytes());
+        hasher.update([0]);
+        hasher.update(sha256_hex(file.text.as_bytes()).as_bytes());
+        hasher.update([b'\n']);
+    }
+    hex::encode(hasher.finalize())
+}
+
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}

@@ -1,0 +1,119 @@
+//! The plan: which benchmarks and controls were selected, the checks they
+//! need, and the facts those checks read.
+
+use std::collections::BTreeSet;
+
+use globset::{Glob, GlobMatcher};
+
+use super::{Benchmark, Catalog, Control};
+use crate::facts::FactKey;
+
+/// A pattern selecting controls: a glob (`5.1.*`), or a bare id selecting
+/// the control and everything under it (`5.1` selects 5.1.1, 5.1.2, ...).
+/// Either may be qualified with a benchmark id (`cis-debian-linux-12:5.1`).
+#[derive(Debug, Clone)]
+pub struct ControlPattern {
+    text: String,
+    benchmark: Option<String>,
+    glob: GlobMatcher,
+    prefix: Option<String>,
+}
+
+impl ControlPattern {
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let (benchmark, pattern) = match text.rsplit_once(':') {
+            Some((benchmark, pattern)) => (Some(benchmark.to_owned()), pattern),
+            None => (None, text),
+        };
+        if pattern.is_empty() {
+            return Err(format!("empty control pattern '{text}'"));
+        }
+        let glob = Glob::new(pattern).map_err(|err| format!("bad control pattern '{text}': {err}"))?.compile_matcher();
+        let is_glob = pattern.contains(['*', '?', '[', '{']);
+        Ok(Self { text: text.to_owned(), benchmark, glob, prefix: (!is_glob).then(|| pattern.to_owned()) })
+    }
+
+    pub fn matches(&self, benchmark_id: &str, control_id: &str) -> bool {
+        if self.benchmark.as_deref().is_some_and(|b| b != benchmark_id) {
+            return false;
+        }
+        match &self.prefix {
+            Some(prefix) => control_id == prefix || control_id.starts_with(&format!("{prefix}.")),
+            None => self.glob.is_match(control_id),
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+}
+
+/// What the user asked to audit.
+#[derive(Debug, Clone, Default)]
+pub struct Selection {
+    pub benchmarks: Vec<String>,
+    pub controls: Vec<ControlPattern>,
+    pub skip: Vec<ControlPattern>,
+}
+
+/// The selected controls of one benchmark.
+#[derive(Debug, Clone)]
+pub struct PlannedBenchmark<'c> {
+    pub benchmark: &'c Benchmark,
+    pub controls: Vec<&'c Control>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Plan<'c> {
+    pub benchmarks: Vec<PlannedBenchmark<'c>>,
+    /// Ids of the checks to evaluate (only those that loaded).
+    pub checks: BTreeSet<String>,
+    /// The union of the facts the checks read.
+    pub facts: BTreeSet<FactKey>,
+}
+
+/// Why a selection could not be planned.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PlanError {
+    #[error("unknown benchmark '{id}' (known: {known})")]
+    UnknownBenchmark { id: String, known: String },
+    #[error("benchmark '{id}' could not be loaded; see the problems above")]
+    BrokenBenchmark { id: String },
+    #[error("the control pattern(s) {patterns} select no control of {benchmarks}")]
+    NothingSelected { patterns: String, benchmarks: String },
+}
+
+impl Catalog {
+    pub fn plan(&self, selection: &Selection) -> Result<Plan<'_>, PlanError> {
+        let mut benchmarks = Vec::new();
+        for id in &selection.benchmarks {
+            let Some(benchmark) = self.benchmarks.get(id) else {
+                if self.problems.iter().any(|p| p.path.ends_with(&format!("{id}.toml"))) {
+                    return Err(PlanError::BrokenBenchmark { id: id.clone() });
+                }
+                let known = self.benchmarks.keys().cloned().collect::<Vec<_>>().join(", ");
+                return Err(PlanError::UnknownBenchmark { id: id.clone(), known });
+            };
+            let controls: Vec<&Control> = benchmark
+                .controls
+                .iter()
+                .filter(|c| selection.controls.is_empty() || selection.controls.iter().any(|p| p.matches(&benchmark.id, &c.id)))
+                .filter(|c| !selection.skip.iter().any(|p| p.matches(&benchmark.id, &c.id)))
+                .collect();
+            benchmarks.push(PlannedBenchmark { benchmark, controls });
+        }
+        if !selection.controls.is_empty() && benchmarks.iter().all(|b| b.controls.is_empty()) {
+            return Err(PlanError::NothingSelected {
+                patterns: selection.controls.iter().map(|p| format!("'{}'", p.as_str())).collect::<Vec<_>>().join(", "),
+                benchmarks: selection.benchmarks.join(", "),
+            });
+        }
+        let checks: BTreeSet<String> = benchmarks
+            .iter()
+            .flat_map(|b| b.controls.iter().flat_map(|c| c.checks.iter().cloned()))
+            .filter(|id| self.checks.contains_key(id))
+            .collect();
+        let facts = checks.iter().filter_map(|id| self.checks.get(id)).flat_map(|c| c.meta.facts.iter().cloned()).collect();
+        Ok(Plan { benchmarks, checks, facts })
+    }
+}

@@ -1,0 +1,122 @@
+//! The command line as typed: clap definitions only, nothing resolved here
+//! (see `settings.rs`).
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(name = "posture", version, about = "Audit hosts against compliance benchmarks and write evidence reports")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Collect facts, evaluate the benchmark's checks and write the reports.
+    Audit(AuditArgs),
+    /// List benchmarks, controls or checks.
+    List(ListArgs),
+    /// Show a control or a check: what it judges, why, how to fix it.
+    Explain(ExplainArgs),
+    /// Load and compile all content; report every problem with its position.
+    Validate(ContentArgs),
+}
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct ContentArgs {
+    /// Extra content directory (benchmarks/*.toml, checks/<provider>/...) added to
+    /// or overriding the built-in content. Repeatable.
+    #[arg(long, value_name = "DIR")]
+    pub content: Vec<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    #[command(flatten)]
+    pub content: ContentArgs,
+    /// Benchmark to audit against (repeatable; default: the built-in Linux benchmark).
+    #[arg(long, value_name = "ID")]
+    pub benchmark: Vec<String>,
+    /// Only these controls: globs (`5.1.*`) or ids selecting a control and what is under it (`5.1`). Comma-separated or repeated.
+    #[arg(long, value_name = "PATTERN", value_delimiter = ',')]
+    pub controls: Vec<String>,
+    /// Leave out these controls (same patterns as --controls).
+    #[arg(long, value_name = "PATTERN", value_delimiter = ',')]
+    pub skip: Vec<String>,
+    /// Output directory for the reports.
+    #[arg(long, value_name = "DIR", default_value = "posture-report")]
+    pub out: PathBuf,
+    /// Report formats to write.
+    #[arg(long, value_enum, value_delimiter = ',', default_value = "html,json,junit,md")]
+    pub format: Vec<Format>,
+    /// Exit 1 when a finding fails at or above this severity (`none`: never).
+    #[arg(long, value_enum, default_value = "low", value_name = "SEVERITY")]
+    pub fail_on: FailOnArg,
+    /// Evaluate a recorded fact bundle instead of collecting from the local host.
+    #[arg(long, value_name = "FILE")]
+    pub facts: Option<PathBuf>,
+    /// Also write the collected facts as a bundle (re-evaluable with --facts).
+    #[arg(long, value_name = "FILE")]
+    pub save_facts: Option<PathBuf>,
+    /// Directory of templates overriding the built-in ones (report.html, junit.xml, summary.md).
+    #[arg(long, value_name = "DIR")]
+    pub templates: Option<PathBuf>,
+    /// Operation limit of one check evaluation.
+    #[arg(long, value_name = "N")]
+    pub max_operations: Option<u64>,
+    /// Wall-clock limit of one check evaluation, in seconds.
+    #[arg(long, value_name = "SECONDS")]
+    pub script_timeout: Option<u64>,
+    /// Never draw a progress bar (plain log lines instead).
+    #[arg(long)]
+    pub no_progress: bool,
+    /// Print nothing but errors.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Html,
+    Json,
+    Junit,
+    Md,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FailOnArg {
+    None,
+    Info,
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    #[command(flatten)]
+    pub content: ContentArgs,
+    #[arg(value_enum)]
+    pub what: ListWhat,
+    /// For `controls`: the benchmark (default: every benchmark).
+    #[arg(long, value_name = "ID")]
+    pub benchmark: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ListWhat {
+    Benchmarks,
+    Controls,
+    Checks,
+}
+
+#[derive(Debug, Args)]
+pub struct ExplainArgs {
+    #[command(flatten)]
+    pub content: ContentArgs,
+    /// A check id, a control id (`5.1.20`) or a qualified control id (`cis-debian-linux-12:5.1.20`).
+    pub id: String,
+}

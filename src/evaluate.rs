@@ -1,0 +1,132 @@
+//! Evaluation: every selected check against every target of its provider, in
+//! parallel. A check that cannot be evaluated (broken script, exceeded limit,
+//! unavailable fact) gives `error` findings; nothing here aborts the run.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use rayon::prelude::*;
+
+use crate::catalog::CatalogError;
+use crate::facts::FactStore;
+use crate::finding::{Finding, Severity};
+use crate::script::{CompiledCheck, FactProblem, Limits, Outcome, ScriptEngine, ScriptFacts};
+
+/// One audited target and its collected facts.
+#[derive(Debug, Clone)]
+pub struct TargetFacts {
+    pub name: String,
+    /// Which checks apply: `linux` for hosts, `aws` for accounts.
+    pub provider: String,
+    pub facts: FactStore,
+}
+
+/// A check as planned: compiled, or the reason it could not be.
+pub type PlannedCheck = Result<CompiledCheck, (CatalogError, Severity)>;
+
+/// Evaluates `checks` against every target whose provider matches; `on_done`
+/// is called once per (check, target) pair, from any thread.
+pub fn evaluate(
+    engine: &ScriptEngine,
+    checks: &BTreeMap<String, PlannedCheck>,
+    check_providers: &BTreeMap<String, String>,
+    targets: &[TargetFacts],
+    limits: &Limits,
+    on_done: &(dyn Fn() + Sync),
+) -> Vec<Finding> {
+    let script_facts: Vec<Arc<ScriptFacts>> = targets
+        .iter()
+        .map(|target| {
+            let keys = checks.values().filter_map(|c| c.as_ref().ok()).flat_map(|c| c.check.meta.facts.iter());
+            Arc::new(ScriptFacts::from_store(&target.facts, keys))
+        })
+        .collect();
+    let pairs: Vec<(&String, &PlannedCheck, usize)> = checks
+        .iter()
+        .flat_map(|(id, check)| {
+            let provider = check_providers.get(id);
+            targets
+                .iter()
+                .enumerate()
+                .filter(move |(_, target)| provider == Some(&target.provider))
+                .map(move |(index, _)| (id, check, index))
+        })
+        .collect();
+    let mut findings: Vec<Finding> = pairs
+        .par_iter()
+        .flat_map_iter(|(id, check, index)| {
+            let target = &targets[*index];
+            let findings = match check {
+                Ok(compiled) => {
+                    let outcome = engine.run(compiled, script_facts[*index].clone(), limits.max_duration);
+                    findings_of_outcome(compiled, &target.name, outcome)
+                }
+                Err((problem, severity)) => {
+                    vec![error_finding(id, *severity, &target.name, &target.name, format!("check could not be loaded: {problem}"), Vec::new())]
+                }
+            };
+            on_done();
+            findings
+        })
+        .collect();
+    findings.sort_by(|a, b| (&a.check_id, &a.target, &a.resource).cmp(&(&b.check_id, &b.target, &b.resource)));
+    findings
+}
+
+fn findings_of_outcome(compiled: &CompiledCheck, target: &str, outcome: Outcome) -> Vec<Finding> {
+    let meta = &compiled.check.meta;
+    let Outcome { findings, facts_read, fact_problems, failure } = outcome;
+    if !fact_problems.is_empty() {
+        return fact_problems
+            .into_iter()
+            .map(|problem| match problem {
+                FactProblem::Unavailable { key, reason } => error_finding(
+                    &meta.id,
+                    meta.severity,
+                    target,
+                    &format!("fact {key}"),
+                    format!("could not evaluate: fact {key} is unavailable: {reason}"),
+                    vec![key],
+                ),
+                FactProblem::Undeclared { key } => error_finding(
+                    &meta.id,
+                    meta.severity,
+                    target,
+                    &format!("fact {key}"),
+                    format!("check bug: it reads fact {key}, which its front block does not declare ({})", compiled.check.path),
+                    Vec::new(),
+                ),
+            })
+            .collect();
+    }
+    if let Some(failure) = failure {
+        return vec![error_finding(&meta.id, meta.severity, target, target, format!("check failed: {failure}"), facts_read)];
+    }
+    findings
+        .into_iter()
+        .map(|finding| {
+            let observed = finding.observed.and_then(|value| rhai::serde::from_dynamic::<serde_json::Value>(&value).ok());
+            Finding::builder(&meta.id, meta.severity, target)
+                .resource(finding.resource)
+                .status(finding.status)
+                .message(finding.message)
+                .observed(observed)
+                .evidence(facts_read.clone())
+                .build()
+                .unwrap_or_else(|err| {
+                    error_finding(&meta.id, meta.severity, target, target, format!("check bug: {err} ({})", compiled.check.path), facts_read.clone())
+                })
+        })
+        .collect()
+}
+
+fn error_finding(
+    check_id: &str,
+    severity: Severity,
+    target: &str,
+    resource: &str,
+    message: String,
+    evidence: Vec<crate::facts::FactKey>,
+) -> Finding {
+    Finding::evaluation_error(check_id, severity, target, resource, message, evidence)
+}

@@ -1,0 +1,204 @@
+//! Per-path facts: `host.file:<path>` (type, mode and owner of a path) and
+//! `host.text:<path>` (the content of a non-secret text file).
+
+use serde_json::json;
+
+use super::probe::{Collected, Probe, Unavailable};
+use super::text::normalize_path;
+use super::{FileKind, OwnerNames};
+
+/// Content beyond this is cut off (`truncated` says so): facts are evidence,
+/// not backups.
+const MAX_TEXT_BYTES: usize = 64 * 1024;
+
+pub(super) fn collect_file(probe: &mut Probe<'_>, owner_names: &OwnerNames<'_>, path: &str) -> Collected {
+    let Some(stat) = probe.stat(path)? else {
+        return Ok(json!({ "path": path, "exists": false }));
+    };
+    Ok(json!({
+        "path": path,
+        "exists": true,
+        "type": stat.kind.as_str(),
+        "mode": format_mode(stat.mode),
+        "uid": stat.uid,
+        "gid": stat.gid,
+        "owner": owner_names.user(stat.uid),
+        "group": owner_names.group(stat.gid),
+        "size": stat.size,
+    }))
+}
+
+/// `0644`, `4755`: four octal digits including setuid, setgid and sticky.
+pub(super) fn format_mode(mode: u32) -> String {
+    format!("{:04o}", mode & 0o7777)
+}
+
+pub(super) fn collect_text(probe: &mut Probe<'_>, path: &str) -> Collected {
+    let normalized = normalize_path(path);
+    if is_secret_path(&normalized) {
+        return Err(Unavailable::new(format!(
+            "{path}: host.text refuses to record secret files (password hashes, private keys)"
+        )));
+    }
+    let missing = json!({ "path": path, "exists": false, "content": null, "truncated": false });
+    let Some(stat) = probe.stat(path)? else { return Ok(missing) };
+    // Reading a device or a FIFO could block or never end.
+    if !matches!(stat.kind, FileKind::File | FileKind::Symlink) {
+        return Err(Unavailable::new(format!("{path}: not a regular file ({})", stat.kind.as_str())));
+    }
+    let Some(bytes) = probe.read_bytes(path)? else { return Ok(missing) };
+    let truncated = bytes.len() > MAX_TEXT_BYTES;
+    let kept = &bytes[..bytes.len().min(MAX_TEXT_BYTES)];
+    let content = String::from_utf8_lossy(kept).into_owned();
+    // The path rules cannot see through symlinks; the content can.
+    if looks_like_secret(&content) {
+        return Err(Unavailable::new(format!(
+            "{path}: host.text refuses to record content that holds a private key or a password hash"
+        )));
+    }
+    Ok(json!({ "path": path, "exists": true, "content": content, "truncated": truncated }))
+}
+
+/// Files whose content is secret: password hashes (`/etc/shadow*`,
+/// `/etc/gshadow*`, `/etc/security/opasswd*`, GRUB's `grub.cfg`/`user.cfg`),
+/// private keys (`/etc/ssh/*_key`, `/etc/ssl/private/`, `/etc/krb5.keytab`)
+/// and anything in an `.ssh` directory (including `/root/.ssh`).
+pub(super) fn is_secret_path(normalized: &str) -> bool {
+    const SECRET_PREFIXES: &[&str] = &["/etc/shadow", "/etc/gshadow", "/etc/security/opasswd"];
+    const SECRET_TREES: &[&str] = &["/etc/ssl/private", "/root/.ssh"];
+    let (parent, name) = normalized.rsplit_once('/').unwrap_or(("", normalized));
+    SECRET_PREFIXES.iter().any(|prefix| normalized.starts_with(prefix))
+        || SECRET_TREES.iter().any(|tree| normalized == *tree || normalized.starts_with(&format!("{tree}/")))
+        || (parent == "/etc/ssh" && name.ends_with("_key"))
+        || normalized == "/etc/krb5.keytab"
+        || name == "grub.cfg"
+        || (name == "user.cfg" && normalized.starts_with("/boot/"))
+        || normalized.split('/').any(|component| component == ".ssh")
+}
+
+/// Whether text holds a PEM private key, a GRUB PBKDF2 password or a crypt(3)
+/// password hash, wherever the file lives.
+pub(super) fn looks_like_secret(content: &str) -> bool {
+    content.contains("PRIVATE KEY-----")
+        || content.contains("grub.pbkdf2.")
+        || content
+            .split(|c: char| c.is_whitespace() || matches!(c, ':' | '"' | '\'' | ','))
+            .any(|word| is_crypt_hash(word.trim_start_matches('!')))
+}
+
+/// `$id$salt$hash` and variants (`$6$rounds=5000$salt$hash`, `$y$j9T$salt$hash`).
+fn is_crypt_hash(word: &str) -> bool {
+    word.len() >= 20
+        && word.starts_with('$')
+        && word.matches('$').count() >= 3
+        && word.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '$' | '.' | '/' | '='))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // a test that cannot unwrap should fail loudly
+mod tests {
+    use super::*;
+    use crate::facts::host::fake::FakeTransport;
+
+    #[test]
+    fn modes_have_four_digits() {
+        assert_eq!(format_mode(0o644), "0644");
+        assert_eq!(format_mode(0o4755), "4755");
+        assert_eq!(format_mode(0o1777), "1777");
+        assert_eq!(format_mode(0o100_600), "0600");
+    }
+
+    #[test]
+    fn secret_paths_are_recognised_after_normalisation() {
+        for secret in [
+            "/etc/shadow",
+            "/etc/shadow-",
+            "/etc/gshadow",
+            "/etc/ssh/ssh_host_ed25519_key",
+            "/etc/ssh/../shadow",
+            "//etc//shadow",
+            "/boot/grub/grub.cfg",
+            "/boot/grub2/user.cfg",
+            "/root/.ssh/id_ed25519",
+            "/root/.ssh",
+            "/home/alice/.ssh/id_rsa",
+            "/etc/ssl/private/site.key",
+            "/etc/security/opasswd",
+            "/etc/krb5.keytab",
+        ] {
+            assert!(is_secret_path(&normalize_path(secret)), "{secret} should be refused");
+        }
+        for public in ["/etc/passwd", "/etc/ssh/sshd_config", "/etc/ssh/ssh_host_ed25519_key.pub", "/etc/issue.net", "/etc/motd"] {
+            assert!(!is_secret_path(&normalize_path(public)), "{public} should be allowed");
+        }
+    }
+
+    #[test]
+    fn secret_content_is_recognised() {
+        assert!(looks_like_secret("-----BEGIN OPENSSH PRIVATE KEY-----\nb3Blbn\n"));
+        assert!(looks_like_secret("root:$y$j9T$Vf8Z5l0qJm1NSxhW4Gm2b/$Zq8u0dU3dFJ1nNQYvI6mA7:19800:0:99999:7:::\n"));
+        assert!(looks_like_secret("bob:!$6$rounds=5000$saltsalt$abcdefghijklmnop:19000::::::\n"));
+        assert!(looks_like_secret("password_pbkdf2 root grub.pbkdf2.sha512.10000.ABCDEF\n"));
+        assert!(!looks_like_secret("Authorized uses only. All activity may be monitored and reported.\n"));
+        assert!(!looks_like_secret("PATH=$PATH:$HOME/bin:$HOME/.local/bin\n"));
+    }
+
+    #[test]
+    fn text_is_refused_for_secrets_even_through_a_link() {
+        let transport = FakeTransport::new()
+            .file("/etc/shadow", "root:$y$j9T$Vf8Z5l0qJm1NSxhW4Gm2b/$Zq8u0dU3dFJ1nNQYvI6mA7:19800:0:99999:7:::\n")
+            .file("/tmp/innocent", "root:$y$j9T$Vf8Z5l0qJm1NSxhW4Gm2b/$Zq8u0dU3dFJ1nNQYvI6mA7:19800:0:99999:7:::\n");
+        for path in ["/etc/shadow", "/tmp/innocent"] {
+            let reason = collect_text(&mut Probe::new(&transport), path).unwrap_err().into_reason();
+            assert!(reason.contains("refuses"), "{reason}");
+            assert!(!reason.contains("Vf8Z5l0q"), "{reason}");
+        }
+    }
+
+    #[test]
+    fn text_content_truncation_and_absence() {
+        let long = "x".repeat(MAX_TEXT_BYTES + 10);
+        let transport = FakeTransport::new().file("/etc/issue.net", "Authorized uses only.\n").file("/etc/long", &long);
+        assert_eq!(
+            collect_text(&mut Probe::new(&transport), "/etc/issue.net").unwrap(),
+            json!({ "path": "/etc/issue.net", "exists": true, "content": "Authorized uses only.\n", "truncated": false })
+        );
+        let value = collect_text(&mut Probe::new(&transport), "/etc/long").unwrap();
+        assert_eq!(value["truncated"], true);
+        assert_eq!(value["content"].as_str().map(str::len), Some(MAX_TEXT_BYTES));
+        assert_eq!(
+            collect_text(&mut Probe::new(&transport), "/etc/motd").unwrap(),
+            json!({ "path": "/etc/motd", "exists": false, "content": null, "truncated": false })
+        );
+        let reason = collect_text(&mut Probe::new(&transport), "/etc").unwrap_err().into_reason();
+        assert_eq!(reason, "/etc: not a regular file (dir)");
+    }
+
+    #[test]
+    fn file_stat_with_owner_names() {
+        let transport = FakeTransport::new()
+            .file("/etc/passwd", "root:x:0:0:root:/root:/bin/bash\n")
+            .file("/etc/group", "root:x:0:\nshadow:x:42:\n")
+            .file_with_owner("/etc/shadow", "secret", 0o640, 0, 42)
+            .file_with_owner("/usr/bin/odd", "", 0o4755, 1234, 0);
+        let names = OwnerNames::new(&transport);
+        assert_eq!(
+            collect_file(&mut Probe::new(&transport), &names, "/etc/shadow").unwrap(),
+            json!({ "path": "/etc/shadow", "exists": true, "type": "file", "mode": "0640", "uid": 0, "gid": 42,
+                    "owner": "root", "group": "shadow", "size": 6 })
+        );
+        let odd = collect_file(&mut Probe::new(&transport), &names, "/usr/bin/odd").unwrap();
+        assert_eq!((odd["mode"].as_str(), odd["owner"].as_str()), (Some("4755"), Some("1234")));
+        assert_eq!(
+            collect_file(&mut Probe::new(&transport), &names, "/nope").unwrap(),
+            json!({ "path": "/nope", "exists": false })
+        );
+    }
+
+    #[test]
+    fn unreadable_text_is_unavailable_with_the_path() {
+        let transport = FakeTransport::new().file("/etc/issue", "x").denied("/etc/issue");
+        let reason = collect_text(&mut Probe::new(&transport), "/etc/issue").unwrap_err().into_reason();
+        assert_eq!(reason, "/etc/issue: permission denied");
+    }
+}

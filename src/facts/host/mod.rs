@@ -1,0 +1,383 @@
+//! Host facts collected over a [`Transport`]: the transport abstraction, the
+//! list of host fact keys, and [`collect`], which gathers the requested keys
+//! of one host in parallel.
+//!
+//! Collectors touch a host only through [`Transport`], so a local host and a
+//! remote one (SSH) are collected by the same code. Each area of facts lives
+//! in its own file with a pure parser (text to JSON, unit-tested without a
+//! host) and the function that reads its sources. docs/facts.md is the
+//! specification of every key, source and JSON shape.
+
+mod accounts;
+mod files;
+mod kernel_modules;
+mod local;
+mod logging;
+mod mounts;
+mod os;
+mod packages;
+mod pam;
+mod probe;
+mod services;
+mod sshd;
+mod sudoers;
+mod sysctl;
+mod text;
+
+#[cfg(test)]
+mod fake;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::OnceLock;
+
+use rayon::prelude::*;
+
+use super::{Fact, FactKey};
+use probe::{Collected, Probe, Unavailable};
+
+pub use local::LocalTransport;
+
+/// The only way collectors reach a host: run a program, read a file, stat a
+/// path, list a directory.
+///
+/// Object safe and shareable across threads, because facts of one host are
+/// collected in parallel over one transport.
+pub trait Transport: Send + Sync {
+    /// A short name for the target in messages (e.g. "localhost").
+    fn describe(&self) -> String;
+    /// Run a program with arguments (no shell), capture stdout/stderr/exit status.
+    ///
+    /// A program that runs and exits non-zero is `Ok` (its status says so); a
+    /// program that does not exist is [`TransportError::CommandNotFound`].
+    fn run(&self, program: &str, args: &[&str]) -> Result<CommandOutput, TransportError>;
+    /// Read a whole file; Ok(None) when it does not exist.
+    fn read_file(&self, path: &str) -> Result<Option<Vec<u8>>, TransportError>;
+    /// lstat a path; Ok(None) when it does not exist.
+    fn stat(&self, path: &str) -> Result<Option<FileStat>, TransportError>;
+    /// Names of the entries of a directory (not recursive); Ok(None) when it does not exist.
+    fn list_dir(&self, path: &str) -> Result<Option<Vec<String>>, TransportError>;
+}
+
+/// What a program printed and how it ended.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct CommandOutput {
+    /// The exit status; `None` when the program was ended by a signal.
+    pub status: Option<i32>,
+    pub stdout: Vec<u8>,
+    pub stderr: Vec<u8>,
+}
+
+impl CommandOutput {
+    /// Whether the program exited with status 0.
+    pub fn succeeded(&self) -> bool {
+        self.status == Some(0)
+    }
+}
+
+/// The kind of a file system entry, as `lstat` reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileKind {
+    File,
+    Dir,
+    Symlink,
+    Socket,
+    Fifo,
+    BlockDevice,
+    CharDevice,
+}
+
+impl FileKind {
+    /// The name used in fact values (`host.file` `type`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FileKind::File => "file",
+            FileKind::Dir => "dir",
+            FileKind::Symlink => "symlink",
+            FileKind::Socket => "socket",
+            FileKind::Fifo => "fifo",
+            FileKind::BlockDevice => "block",
+            FileKind::CharDevice => "char",
+        }
+    }
+}
+
+/// The `lstat` of a path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FileStat {
+    pub kind: FileKind,
+    /// Permission bits including setuid, setgid and sticky (`st_mode & 0o7777`).
+    pub mode: u32,
+    pub uid: u32,
+    pub gid: u32,
+    pub size: u64,
+}
+
+/// Why a transport operation could not be done. A command that runs and
+/// exits non-zero is not an error: [`CommandOutput::status`] carries that.
+#[derive(Debug, thiserror::Error)]
+pub enum TransportError {
+    /// The path exists but may not be read by the collecting user.
+    #[error("{path}: permission denied")]
+    PermissionDenied { path: String },
+    /// The program is not installed (not found on the target).
+    #[error("{program}: command not found")]
+    CommandNotFound { program: String },
+    /// The target could not be reached at all (e.g. an SSH connection failed).
+    #[error("cannot reach {target}: {message}")]
+    Unreachable { target: String, message: String },
+    /// Any other I/O failure, with what was being done.
+    #[error("{what}: {source}")]
+    Io {
+        what: String,
+        #[source]
+        source: io::Error,
+    },
+}
+
+/// Every host fact key without a parameter.
+pub const HOST_FACT_KEYS: &[&str] = &[
+    "host.os",
+    "host.sysctl",
+    "host.sysctl_persistent",
+    "host.kernel_modules",
+    "host.mounts",
+    "host.packages",
+    "host.services",
+    "host.users",
+    "host.shadow",
+    "host.groups",
+    "host.login_defs",
+    "host.useradd_defaults",
+    "host.pam",
+    "host.pwquality",
+    "host.faillock",
+    "host.pwhistory",
+    "host.limits",
+    "host.sshd",
+    "host.sudoers",
+    "host.journald",
+    "host.rsyslog",
+    "host.auditd",
+];
+
+/// Host fact kinds that take an absolute path parameter (`host.file:/etc/passwd`).
+pub const HOST_PATH_FACT_KINDS: &[&str] = &["host.file", "host.text"];
+
+/// Whether `key` names a host fact that [`collect`] knows how to collect.
+///
+/// `host.file:` and `host.text:` need an absolute path parameter; the other
+/// keys take no parameter.
+pub fn is_known_fact(key: &FactKey) -> bool {
+    match key.param() {
+        None => HOST_FACT_KEYS.contains(&key.as_str()),
+        Some(path) => HOST_PATH_FACT_KINDS.contains(&key.kind()) && path.starts_with('/'),
+    }
+}
+
+/// Collect `keys` from the host behind `transport`: exactly one [`Fact`] per
+/// key, in key order. Keys are collected in parallel; a key that cannot be
+/// collected (unknown, unreadable, command missing) is an unavailable fact
+/// with the reason.
+pub fn collect(transport: &dyn Transport, keys: &BTreeSet<FactKey>) -> Vec<Fact> {
+    let owner_names = OwnerNames::new(transport);
+    keys.par_iter().map(|key| collect_one(transport, &owner_names, key)).collect()
+}
+
+fn collect_one(transport: &dyn Transport, owner_names: &OwnerNames<'_>, key: &FactKey) -> Fact {
+    let mut probe = Probe::new(transport);
+    // A parser bug must cost one fact, not the whole run: collect() promises
+    // one fact per key.
+    let outcome = catch_unwind(AssertUnwindSafe(|| collect_value(&mut probe, owner_names, key)))
+        .unwrap_or_else(|_| {
+            Err(Unavailable::new(format!("internal error while collecting {key} from {}", transport.describe())))
+        });
+    let source = probe.into_source();
+    match outcome {
+        Ok(value) => Fact::available(key.clone(), value, source),
+        Err(unavailable) => Fact::unavailable(key.clone(), unavailable.into_reason(), source),
+    }
+}
+
+fn collect_value(probe: &mut Probe<'_>, owner_names: &OwnerNames<'_>, key: &FactKey) -> Collected {
+    if !is_known_fact(key) {
+        return Err(Unavailable::new(match key.kind() {
+            kind if HOST_PATH_FACT_KINDS.contains(&kind) => {
+                format!("unknown fact key `{key}`: {kind} needs an absolute path, e.g. `{kind}:/etc/passwd`")
+            }
+            _ => format!("unknown fact key `{key}`"),
+        }));
+    }
+    match (key.kind(), key.param()) {
+        ("host.file", Some(path)) => files::collect_file(probe, owner_names, path),
+        ("host.text", Some(path)) => files::collect_text(probe, path),
+        ("host.os", _) => os::collect(probe),
+        ("host.sysctl", _) => sysctl::collect_runtime(probe),
+        ("host.sysctl_persistent", _) => sysctl::collect_persistent(probe),
+        ("host.kernel_modules", _) => kernel_modules::collect(probe),
+        ("host.mounts", _) => mounts::collect(probe),
+        ("host.packages", _) => packages::collect(probe),
+        ("host.services", _) => services::collect(probe),
+        ("host.users", _) => accounts::collect_users(probe),
+        ("host.shadow", _) => accounts::collect_shadow(probe),
+        ("host.groups", _) => accounts::collect_groups(probe),
+        ("host.login_defs", _) => accounts::collect_login_defs(probe),
+        ("host.useradd_defaults", _) => accounts::collect_useradd_defaults(probe),
+        ("host.pam", _) => pam::collect_pam(probe),
+        ("host.pwquality", _) => pam::collect_pwquality(probe),
+        ("host.faillock", _) => pam::collect_faillock(probe),
+        ("host.pwhistory", _) => pam::collect_pwhistory(probe),
+        ("host.limits", _) => pam::collect_limits(probe),
+        ("host.sshd", _) => sshd::collect(probe),
+        ("host.sudoers", _) => sudoers::collect(probe),
+        ("host.journald", _) => logging::collect_journald(probe),
+        ("host.rsyslog", _) => logging::collect_rsyslog(probe),
+        ("host.auditd", _) => logging::collect_auditd(probe),
+        _ => Err(Unavailable::new(format!("unknown fact key `{key}`"))),
+    }
+}
+
+/// User and group names by id, read from `/etc/passwd` and `/etc/group` at
+/// most once per [`collect`] call, because every `host.file:` fact needs them.
+struct OwnerNames<'t> {
+    transport: &'t dyn Transport,
+    users: OnceLock<BTreeMap<u32, String>>,
+    groups: OnceLock<BTreeMap<u32, String>>,
+}
+
+impl<'t> OwnerNames<'t> {
+    fn new(transport: &'t dyn Transport) -> Self {
+        Self { transport, users: OnceLock::new(), groups: OnceLock::new() }
+    }
+
+    /// The user name of `uid`, or the number as a string when unknown.
+    fn user(&self, uid: u32) -> String {
+        let users = self.users.get_or_init(|| self.names_by_id("/etc/passwd"));
+        users.get(&uid).cloned().unwrap_or_else(|| uid.to_string())
+    }
+
+    /// The group name of `gid`, or the number as a string when unknown.
+    fn group(&self, gid: u32) -> String {
+        let groups = self.groups.get_or_init(|| self.names_by_id("/etc/group"));
+        groups.get(&gid).cloned().unwrap_or_else(|| gid.to_string())
+    }
+
+    /// An unreadable file gives an empty map: owners then show as numbers,
+    /// which the fact documents, rather than failing every file fact.
+    fn names_by_id(&self, path: &str) -> BTreeMap<u32, String> {
+        match self.transport.read_file(path) {
+            Ok(Some(bytes)) => accounts::names_by_id(&text::decode(&bytes)),
+            Ok(None) | Err(_) => BTreeMap::new(),
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // a test that cannot unwrap should fail loudly
+mod tests {
+    use super::*;
+    use crate::facts::{FactSource, FactValue};
+
+    fn keys(names: &[&str]) -> BTreeSet<FactKey> {
+        names.iter().map(|name| FactKey::new(*name)).collect()
+    }
+
+    #[test]
+    fn known_facts_need_the_right_parameter() {
+        assert!(is_known_fact(&FactKey::new("host.sshd")));
+        assert!(is_known_fact(&FactKey::new("host.file:/etc/passwd")));
+        assert!(is_known_fact(&FactKey::new("host.text:/etc/issue.net")));
+        assert!(!is_known_fact(&FactKey::new("host.file")));
+        assert!(!is_known_fact(&FactKey::new("host.file:etc/passwd")));
+        assert!(!is_known_fact(&FactKey::new("host.file:")));
+        assert!(!is_known_fact(&FactKey::new("host.sshd:/etc/ssh")));
+        assert!(!is_known_fact(&FactKey::new("host.nonsense")));
+        assert!(!is_known_fact(&FactKey::new("aws.s3.buckets")));
+    }
+
+    #[test]
+    fn unknown_keys_give_unavailable_facts_not_fewer_facts() {
+        let transport = fake::FakeTransport::new();
+        let requested = keys(&["host.nonsense", "host.file:relative/path", "host.os:x"]);
+        let facts = collect(&transport, &requested);
+        assert_eq!(facts.len(), 3);
+        for fact in &facts {
+            let reason = fact.unavailable_reason().unwrap_or_default();
+            assert!(reason.starts_with("unknown fact key"), "{reason}");
+        }
+    }
+
+    #[test]
+    fn facts_come_back_in_key_order_with_their_sources() {
+        let transport = fake::FakeTransport::new()
+            .file("/etc/passwd", "root:x:0:0:root:/root:/bin/bash\n")
+            .file("/etc/group", "root:x:0:\n");
+        let requested = keys(&["host.users", "host.groups", "host.file:/etc/passwd"]);
+        let facts = collect(&transport, &requested);
+        let got: Vec<&str> = facts.iter().map(|fact| fact.key.as_str()).collect();
+        assert_eq!(got, ["host.file:/etc/passwd", "host.groups", "host.users"]);
+        assert_eq!(facts[1].source, FactSource::File { path: "/etc/group".into() });
+        match &facts[0].value {
+            FactValue::Available { value } => {
+                assert_eq!(value["owner"], "root");
+                assert_eq!(value["group"], "root");
+            }
+            FactValue::Unavailable { reason } => panic!("{reason}"),
+        }
+    }
+
+    /// Runs on the machine the tests run on: whatever it has or lacks, every
+    /// requested key gives exactly one fact, and nothing panics.
+    #[test]
+    fn local_collect_returns_one_fact_per_key() {
+        let mut names: Vec<&str> = HOST_FACT_KEYS.to_vec();
+        names.extend([
+            "host.file:/etc/passwd",
+            "host.file:/etc/does-not-exist",
+            "host.file:/tmp",
+            "host.text:/etc/os-release",
+            "host.text:/etc/shadow",
+            "host.text:/etc/does-not-exist",
+            "host.unknown",
+        ]);
+        let requested = keys(&names);
+        let facts = collect(&LocalTransport::new(), &requested);
+        assert_eq!(facts.len(), requested.len());
+        let got: BTreeSet<FactKey> = facts.iter().map(|fact| fact.key.clone()).collect();
+        assert_eq!(got, requested);
+        for fact in &facts {
+            if let Some(reason) = fact.unavailable_reason() {
+                assert!(!reason.is_empty(), "{} has an empty reason", fact.key);
+            }
+        }
+        let by_key: BTreeMap<&str, &Fact> = facts.iter().map(|fact| (fact.key.as_str(), fact)).collect();
+        let refused = by_key["host.text:/etc/shadow"].unavailable_reason().unwrap_or_default();
+        assert!(refused.contains("secret"), "{refused}");
+        assert!(by_key["host.unknown"].unavailable_reason().is_some());
+        match &by_key["host.file:/etc/does-not-exist"].value {
+            FactValue::Available { value } => assert_eq!(value["exists"], false),
+            FactValue::Unavailable { reason } => panic!("{reason}"),
+        }
+        match &by_key["host.os"].value {
+            FactValue::Available { value } => assert!(value["kernel"].is_string(), "{value}"),
+            FactValue::Unavailable { reason } => panic!("{reason}"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod dump_local {
+    #[test]
+    fn dump() {
+        let mut names: Vec<&str> = super::HOST_FACT_KEYS.to_vec();
+        names.extend(["host.file:/etc/passwd", "host.file:/tmp", "host.text:/etc/issue.net", "host.text:/etc/motd"]);
+        let keys = names.iter().map(|n| crate::facts::FactKey::new(*n)).collect();
+        let facts = super::collect(&super::LocalTransport::new(), &keys);
+        for fact in facts {
+            let mut s = serde_json::to_string(&fact).unwrap();
+            s.truncate(700);
+            println!("{s}\n");
+        }
+    }
+}

@@ -1,0 +1,242 @@
+//! Findings: one verdict of one check on one resource, built only through
+//! [`FindingBuilder`] so that no finding lacks its check, target, resource
+//! or message.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::facts::FactKey;
+
+/// The verdict of a finding or the roll-up of a control.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Pass,
+    Fail,
+    /// The check could not be evaluated: unavailable fact, script fault, limit.
+    Error,
+    NotApplicable,
+    Manual,
+    /// A failing finding covered by an active waiver.
+    Waived,
+}
+
+impl Status {
+    pub const ALL: [Status; 6] =
+        [Status::Pass, Status::Fail, Status::Error, Status::NotApplicable, Status::Manual, Status::Waived];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Pass => "pass",
+            Status::Fail => "fail",
+            Status::Error => "error",
+            Status::NotApplicable => "not_applicable",
+            Status::Manual => "manual",
+            Status::Waived => "waived",
+        }
+    }
+
+    /// Precedence when rolling findings up to a control: the higher wins.
+    /// fail > error > waived > pass > not_applicable > manual.
+    pub fn rollup_rank(self) -> u8 {
+        match self {
+            Status::Fail => 5,
+            Status::Error => 4,
+            Status::Waived => 3,
+            Status::Pass => 2,
+            Status::NotApplicable => 1,
+            Status::Manual => 0,
+        }
+    }
+}
+
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Status {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Status::ALL
+            .into_iter()
+            .find(|status| status.as_str() == s)
+            .ok_or_else(|| format!("unknown status '{s}' (expected one of pass, fail, error, not_applicable, manual, waived)"))
+    }
+}
+
+/// How much a failing check matters; ordered from least to most.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    Info,
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+impl Severity {
+    pub const ALL: [Severity; 5] =
+        [Severity::Info, Severity::Low, Severity::Medium, Severity::High, Severity::Critical];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Info => "info",
+            Severity::Low => "low",
+            Severity::Medium => "medium",
+            Severity::High => "high",
+            Severity::Critical => "critical",
+        }
+    }
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Severity {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Severity::ALL
+            .into_iter()
+            .find(|severity| severity.as_str() == s)
+            .ok_or_else(|| format!("unknown severity '{s}' (expected one of info, low, medium, high, critical)"))
+    }
+}
+
+/// One verdict of one check on one resource of one target.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Finding {
+    pub check_id: String,
+    pub target: String,
+    pub resource: String,
+    pub status: Status,
+    pub severity: Severity,
+    pub message: String,
+    /// What the check saw that decided the verdict, as the script gave it.
+    pub observed: Option<serde_json::Value>,
+    /// The facts the check read: the evidence behind the verdict.
+    pub evidence: Vec<FactKey>,
+}
+
+impl Finding {
+    /// An `error` finding for a check that could not be evaluated. The
+    /// resource falls back to the target so the finding is always complete.
+    pub fn evaluation_error(
+        check_id: &str,
+        severity: Severity,
+        target: &str,
+        resource: &str,
+        message: String,
+        evidence: Vec<FactKey>,
+    ) -> Finding {
+        let resource = if resource.trim().is_empty() { target } else { resource };
+        Finding {
+            check_id: check_id.to_owned(),
+            target: target.to_owned(),
+            resource: if resource.trim().is_empty() { "unknown".to_owned() } else { resource.to_owned() },
+            status: Status::Error,
+            severity,
+            message: if message.trim().is_empty() { "could not evaluate".to_owned() } else { message },
+            observed: None,
+            evidence,
+        }
+    }
+
+    pub fn builder(check_id: &str, severity: Severity, target: &str) -> FindingBuilder {
+        FindingBuilder {
+            check_id: check_id.to_owned(),
+            severity,
+            target: target.to_owned(),
+            resource: None,
+            status: None,
+            message: None,
+            observed: None,
+            evidence: Vec::new(),
+        }
+    }
+}
+
+/// Why a [`FindingBuilder`] refused to build.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FindingError {
+    #[error("a finding needs a non-empty resource")]
+    MissingResource,
+    #[error("a finding needs a status")]
+    MissingStatus,
+    #[error("a finding needs a non-empty message")]
+    MissingMessage,
+    #[error("a check cannot give the status '{0}': it is set by the control roll-up or by waivers")]
+    ReservedStatus(Status),
+}
+
+/// The only way to make a [`Finding`].
+#[derive(Debug, Clone)]
+pub struct FindingBuilder {
+    check_id: String,
+    severity: Severity,
+    target: String,
+    resource: Option<String>,
+    status: Option<Status>,
+    message: Option<String>,
+    observed: Option<serde_json::Value>,
+    evidence: Vec<FactKey>,
+}
+
+impl FindingBuilder {
+    pub fn resource(mut self, resource: impl Into<String>) -> Self {
+        self.resource = Some(resource.into());
+        self
+    }
+
+    pub fn status(mut self, status: Status) -> Self {
+        self.status = Some(status);
+        self
+    }
+
+    pub fn message(mut self, message: impl Into<String>) -> Self {
+        self.message = Some(message.into());
+        self
+    }
+
+    pub fn observed(mut self, observed: Option<serde_json::Value>) -> Self {
+        self.observed = observed;
+        self
+    }
+
+    pub fn evidence(mut self, evidence: Vec<FactKey>) -> Self {
+        self.evidence = evidence;
+        self
+    }
+
+    pub fn build(self) -> Result<Finding, FindingError> {
+        let resource = self.resource.filter(|r| !r.trim().is_empty()).ok_or(FindingError::MissingResource)?;
+        let status = self.status.ok_or(FindingError::MissingStatus)?;
+        if matches!(status, Status::Manual | Status::Waived) {
+            return Err(FindingError::ReservedStatus(status));
+        }
+        let message = self.message.filter(|m| !m.trim().is_empty()).ok_or(FindingError::MissingMessage)?;
+        Ok(Finding {
+            check_id: self.check_id,
+            target: self.target,
+            resource,
+            status,
+            severity: self.severity,
+            message,
+            observed: self.observed,
+            evidence: self.evidence,
+        })
+    }
+}

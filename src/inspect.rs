@@ -1,0 +1,152 @@
+//! The content commands: `list`, `explain` and `validate`.
+
+use std::fmt::Write as _;
+
+use crate::catalog::{Assessment, Catalog};
+use crate::cli::{ContentArgs, ExplainArgs, ListArgs, ListWhat};
+use crate::script::{Limits, ScriptEngine};
+use crate::Fatal;
+
+fn load(content: &ContentArgs) -> Result<Catalog, Fatal> {
+    Catalog::load(&content.content).map_err(|e| Fatal::Setup(e.to_string()))
+}
+
+pub fn list(args: &ListArgs) -> Result<(String, u8), Fatal> {
+    let catalog = load(&args.content)?;
+    let mut out = String::new();
+    match args.what {
+        ListWhat::Benchmarks => {
+            for b in catalog.benchmarks.values() {
+                let automated = b.controls.iter().filter(|c| c.is_evaluated()).count();
+                let _ = writeln!(
+                    out,
+                    "{:<32} {} v{} ({} controls, {automated} automated by posture, provider {})",
+                    b.id,
+                    b.title,
+                    b.version,
+                    b.controls.len(),
+                    b.provider
+                );
+            }
+        }
+        ListWhat::Controls => {
+            let benchmarks: Vec<_> = match &args.benchmark {
+                Some(id) => match catalog.benchmarks.get(id) {
+                    Some(b) => vec![b],
+                    None => return Err(Fatal::Setup(format!("unknown benchmark '{id}'"))),
+                },
+                None => catalog.benchmarks.values().collect(),
+            };
+            for b in benchmarks {
+                for c in &b.controls {
+                    let kind = match (c.assessment, c.is_evaluated()) {
+                        (_, true) => "automated",
+                        (Assessment::Automated, false) => "not yet automated",
+                        (Assessment::Manual, false) => "manual",
+                    };
+                    let _ = writeln!(out, "{}:{:<12} {:<18} {}", b.id, c.id, kind, c.title);
+                }
+            }
+        }
+        ListWhat::Checks => {
+            for c in catalog.checks.values() {
+                let _ = writeln!(out, "{:<48} {:<8} {}", c.meta.id, c.meta.severity, c.meta.title);
+            }
+        }
+    }
+    Ok((out, 0))
+}
+
+pub fn explain(args: &ExplainArgs) -> Result<(String, u8), Fatal> {
+    let catalog = load(&args.content)?;
+    let mut out = String::new();
+    if let Some(check) = catalog.checks.get(&args.id) {
+        let m = &check.meta;
+        let _ = writeln!(out, "{} — {}\n", m.id, m.title);
+        let _ = writeln!(out, "severity:      {}", m.severity);
+        let _ = writeln!(out, "resource type: {}", m.resource_type);
+        let _ = writeln!(out, "facts:         {}", m.facts.iter().map(|k| k.to_string()).collect::<Vec<_>>().join(", "));
+        let _ = writeln!(out, "file:          {} (sha256 {})", check.path, &check.sha256[..16]);
+        let controls: Vec<String> = catalog
+            .benchmarks
+            .values()
+            .flat_map(|b| b.controls.iter().filter(|c| c.checks.contains(&m.id)).map(move |c| format!("{}:{}", b.id, c.id)))
+            .collect();
+        let _ = writeln!(out, "controls:      {}", if controls.is_empty() { "(none)".to_owned() } else { controls.join(", ") });
+        let _ = writeln!(out, "\nRationale\n{}\n\nRemediation\n{}", m.rationale, m.remediation);
+        if !m.references.is_empty() {
+            let _ = writeln!(out, "\nReferences");
+            for r in &m.references {
+                let _ = writeln!(out, "- {r}");
+            }
+        }
+        return Ok((out, 0));
+    }
+    let (benchmark_filter, control_id) = match args.id.rsplit_once(':') {
+        Some((b, c)) => (Some(b), c),
+        None => (None, args.id.as_str()),
+    };
+    let mut found = false;
+    for b in catalog.benchmarks.values().filter(|b| benchmark_filter.is_none_or(|f| f == b.id)) {
+        let Some(c) = b.controls.iter().find(|c| c.id == control_id) else { continue };
+        found = true;
+        let _ = writeln!(out, "{}:{} — {}\n", b.id, c.id, c.title);
+        let _ = writeln!(out, "benchmark:  {} v{}", b.title, b.version);
+        if let Some(section) = b.section_of(&c.id) {
+            let _ = writeln!(out, "section:    {} {}", section.id, section.title);
+        }
+        let _ = writeln!(out, "profiles:   {}", c.profiles.join(", "));
+        let assessment = match (c.assessment, c.is_evaluated()) {
+            (_, true) => "automated",
+            (Assessment::Automated, false) => "automated by the benchmark, not yet by posture (reported as manual)",
+            (Assessment::Manual, false) => "manual",
+        };
+        let _ = writeln!(out, "assessment: {assessment}");
+        if let Some(guidance) = &c.guidance {
+            let _ = writeln!(out, "guidance:   {guidance}");
+        }
+        for id in &c.checks {
+            match catalog.checks.get(id) {
+                Some(check) => {
+                    let _ = writeln!(out, "\ncheck {id} ({}) — {}\n{}", check.meta.severity, check.meta.title, check.meta.remediation);
+                }
+                None => {
+                    let _ = writeln!(out, "\ncheck {id}: MISSING");
+                }
+            }
+        }
+        out.push('\n');
+    }
+    if !found {
+        return Err(Fatal::Setup(format!("'{}' is neither a check id nor a control id of any benchmark (see `posture list`)", args.id)));
+    }
+    Ok((out, 0))
+}
+
+/// Loads and compiles everything; prints each problem. Exit 2 when there is any.
+pub fn validate(content: &ContentArgs) -> Result<(String, u8), Fatal> {
+    let catalog = load(content)?;
+    let engine = ScriptEngine::new(&Limits::default(), &catalog.preludes);
+    let mut problems: Vec<String> = catalog.problems.iter().map(|p| p.to_string()).collect();
+    for check in catalog.checks.values() {
+        if let Err(problem) = engine.compile(check) {
+            let text = problem.to_string();
+            if !problems.contains(&text) {
+                problems.push(text);
+            }
+        }
+    }
+    let mut out = String::new();
+    for problem in &problems {
+        let _ = writeln!(out, "{problem}");
+    }
+    let controls: usize = catalog.benchmarks.values().map(|b| b.controls.len()).sum();
+    let _ = writeln!(
+        out,
+        "{} benchmark(s), {controls} controls, {} checks: {}",
+        catalog.benchmarks.len(),
+        catalog.checks.len(),
+        if problems.is_empty() { "no problems".to_owned() } else { format!("{} problem(s)", problems.len()) }
+    );
+    Ok((out, if problems.is_empty() { 0 } else { 2 }))
+}

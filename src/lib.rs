@@ -1,0 +1,45 @@
+//! posture: audits hosts (and, later, cloud accounts) against compliance
+//! benchmarks and writes evidence reports. `main.rs` parses the command line
+//! and calls [`run`]; everything else lives here.
+
+pub mod audit;
+pub mod catalog;
+pub mod cli;
+pub mod evaluate;
+pub mod facts;
+pub mod finding;
+pub mod inspect;
+pub mod progress;
+pub mod report;
+pub mod results;
+pub mod script;
+pub mod settings;
+
+use std::io::IsTerminal;
+
+use cli::{Cli, Command};
+
+/// A problem that stops the run before or after evaluation (exit code 2).
+#[derive(Debug, thiserror::Error)]
+pub enum Fatal {
+    /// Bad arguments or content that leave nothing to audit.
+    #[error("{0}")]
+    Setup(String),
+    /// The reports could not be written.
+    #[error("{0}")]
+    Output(String),
+}
+
+/// Runs a command; returns what to print on stdout and the exit code.
+pub fn run(cli: Cli) -> Result<(String, u8), Fatal> {
+    match cli.command {
+        Command::Audit(args) => {
+            let settings = settings::AuditSettings::resolve(args, std::io::stderr().is_terminal())
+                .map_err(|e| Fatal::Setup(e.to_string()))?;
+            audit::run(&settings).map(|code| (String::new(), code))
+        }
+        Command::List(args) => inspect::list(&args),
+        Command::Explain(args) => inspect::explain(&args),
+        Command::Validate(args) => inspect::validate(&args),
+    }
+}

@@ -1,0 +1,23 @@
+//! The `posture` binary: parse the command line, run, report a fatal error.
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = posture::cli::Cli::parse();
+    match posture::run(cli) {
+        Ok((stdout, code)) => {
+            let mut out = std::io::stdout().lock();
+            // A closed pipe (`posture list checks | head`) is not an error.
+            let _ = out.write_all(stdout.as_bytes());
+            ExitCode::from(code)
+        }
+        Err(fatal) => {
+            eprintln!("posture: error: {fatal}");
+            eprintln!("posture: no audit was completed");
+            ExitCode::from(2)
+        }
+    }
+}

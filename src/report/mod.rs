@@ -1,0 +1,284 @@
+//! Reports: the versioned report model built from a run, rendered as JSON
+//! (serde) and as HTML, JUnit and Markdown (Tera templates, embedded, with
+//! `--templates DIR` overriding them). Files are written atomically.
+
+pub mod model;
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+
+use crate::catalog::plan::Plan;
+use crate::catalog::Catalog;
+use crate::evaluate::TargetFacts;
+use crate::facts::FactValue;
+use crate::results::{Counts, RunResults};
+use model::*;
+
+pub const HTML_TEMPLATE: &str = "report.html";
+pub const JUNIT_TEMPLATE: &str = "junit.xml";
+pub const MARKDOWN_TEMPLATE: &str = "summary.md";
+
+const BUILTIN_TEMPLATES: [(&str, &str); 3] = [
+    (HTML_TEMPLATE, include_str!("../../templates/report.html")),
+    (JUNIT_TEMPLATE, include_str!("../../templates/junit.xml")),
+    (MARKDOWN_TEMPLATE, include_str!("../../templates/summary.md")),
+];
+
+/// The JSON Schema of the report, shipped beside the templates.
+pub const JSON_SCHEMA: &str = include_str!("../../templates/report.schema.json");
+
+/// Everything about the run that is not in the results.
+pub struct RunInfo {
+    pub id: String,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: DateTime<Utc>,
+    pub facts_origin: String,
+    pub selection: Selection,
+    pub fail_on: String,
+    pub exit_code: u8,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    #[error("template {name}: {message}")]
+    Template { name: String, message: String },
+    #[error("cannot write {path}: {source}")]
+    Write { path: String, source: std::io::Error },
+    #[error("cannot serialise the report: {0}")]
+    Json(#[from] serde_json::Error),
+}
+
+pub fn counts(counts: &Counts) -> StatusCounts {
+    StatusCounts {
+        total: counts.total(),
+        pass: counts.pass,
+        fail: counts.fail,
+        error: counts.error,
+        not_applicable: counts.not_applicable,
+        manual: counts.manual,
+        waived: counts.waived,
+    }
+}
+
+fn summary(controls: &Counts, findings: &Counts) -> Summary {
+    Summary { controls: counts(controls), findings: counts(findings), pass_rate: controls.pass_rate().map(round4) }
+}
+
+fn round4(value: f64) -> f64 {
+    (value * 10_000.0).round() / 10_000.0
+}
+
+/// Builds the report model of a run.
+pub fn build(catalog: &Catalog, plan: &Plan<'_>, results: &RunResults, targets: &[TargetFacts], info: RunInfo) -> Report {
+    let mut benchmarks = Vec::new();
+    let mut used_checks = std::collections::BTreeSet::new();
+    for (planned, result) in plan.benchmarks.iter().zip(&results.benchmarks) {
+        let benchmark = planned.benchmark;
+        let mut sections: Vec<SectionReport> = Vec::new();
+        let mut section_counts: BTreeMap<String, (Counts, Counts)> = BTreeMap::new();
+        for (control, control_result) in planned.controls.iter().zip(&result.controls) {
+            let top = benchmark.top_section(&control.id);
+            let (section_id, section_title) =
+                top.map_or(("?".to_owned(), "Other".to_owned()), |s| (s.id.clone(), s.title.clone()));
+            let subsection = benchmark.section_of(&control.id).filter(|s| Some(*s) != top).map(|s| s.title.clone());
+            let findings: Vec<FindingReport> = control_result
+                .findings
+                .iter()
+                .map(|&index| {
+                    let f = &results.findings[index];
+                    FindingReport {
+                        check: f.check_id.clone(),
+                        target: f.target.clone(),
+                        resource: f.resource.clone(),
+                        status: f.status,
+                        severity: f.severity,
+                        message: f.message.clone(),
+                        observed: f.observed.clone(),
+                        evidence: f.evidence.iter().map(|k| k.to_string()).collect(),
+                    }
+                })
+                .collect();
+            used_checks.extend(control.checks.iter().cloned());
+            let entry = section_counts.entry(section_id.clone()).or_default();
+            entry.0.add(control_result.status);
+            for finding in &findings {
+                entry.1.add(finding.status);
+            }
+            let report = ControlReport {
+                id: control.id.clone(),
+                full_id: format!("{}:{}", benchmark.id, control.id),
+                title: control.title.clone(),
+                subsection,
+                profiles: control.profiles.clone(),
+                assessment: match control.assessment {
+                    crate::catalog::Assessment::Automated => "automated".to_owned(),
+                    crate::catalog::Assessment::Manual => "manual".to_owned(),
+                },
+                status: control_result.status,
+                reason: control_result.reason.clone(),
+                guidance: control.guidance.clone(),
+                severity: control_result.severity,
+                checks: control.checks.clone(),
+                targets: control_result.targets.clone(),
+                findings,
+            };
+            match sections.iter_mut().find(|s| s.id == section_id) {
+                Some(section) => section.controls.push(report),
+                None => sections.push(SectionReport {
+                    id: section_id,
+                    title: section_title,
+                    summary: Summary::default(),
+                    controls: vec![report],
+                }),
+            }
+        }
+        for section in &mut sections {
+            if let Some((controls, findings)) = section_counts.get(&section.id) {
+                section.summary = summary(controls, findings);
+            }
+        }
+        let mut finding_counts = Counts::default();
+        for section in &sections {
+            for control in &section.controls {
+                for finding in &control.findings {
+                    finding_counts.add(finding.status);
+                }
+            }
+        }
+        benchmarks.push(BenchmarkReport {
+            id: benchmark.id.clone(),
+            title: benchmark.title.clone(),
+            version: benchmark.version.clone(),
+            provider: benchmark.provider.clone(),
+            source: benchmark.source.clone(),
+            sha256: benchmark.sha256.clone(),
+            summary: summary(&result.counts, &finding_counts),
+            sections,
+        });
+    }
+    let checks = used_checks
+        .iter()
+        .filter_map(|id| catalog.checks.get(id))
+        .map(|c| {
+            (
+                c.meta.id.clone(),
+                CheckInfo {
+                    title: c.meta.title.clone(),
+                    severity: c.meta.severity,
+                    resource_type: c.meta.resource_type.clone(),
+                    facts: c.meta.facts.iter().map(|k| k.to_string()).collect(),
+                    rationale: c.meta.rationale.clone(),
+                    remediation: c.meta.remediation.clone(),
+                    references: c.meta.references.clone(),
+                    path: c.path.clone(),
+                    sha256: c.sha256.clone(),
+                },
+            )
+        })
+        .collect();
+    let facts = targets
+        .iter()
+        .flat_map(|t| {
+            t.facts.iter().map(|fact| FactRecord {
+                target: t.name.clone(),
+                key: fact.key.to_string(),
+                state: match fact.value {
+                    FactValue::Available { .. } => "available".to_owned(),
+                    FactValue::Unavailable { .. } => "unavailable".to_owned(),
+                },
+                reason: fact.unavailable_reason().map(str::to_owned),
+                source: fact.source.clone(),
+                collected_at: fact.collected_at,
+            })
+        })
+        .collect();
+    let report_targets = targets
+        .iter()
+        .map(|t| {
+            let unavailable = t.facts.iter().filter(|f| f.unavailable_reason().is_some()).count();
+            Target {
+                name: t.name.clone(),
+                provider: t.provider.clone(),
+                facts_available: t.facts.len() - unavailable,
+                facts_unavailable: unavailable,
+            }
+        })
+        .collect();
+    Report {
+        schema_version: SCHEMA_VERSION,
+        tool: Tool { name: "posture".to_owned(), version: env!("CARGO_PKG_VERSION").to_owned() },
+        run: Run {
+            id: info.id,
+            started_at: info.started_at,
+            finished_at: info.finished_at,
+            content_hash: catalog.content_hash.clone(),
+            facts_origin: info.facts_origin,
+            selection: info.selection,
+            fail_on: info.fail_on,
+            exit_code: info.exit_code,
+        },
+        targets: report_targets,
+        summary: summary(&results.control_counts, &results.finding_counts),
+        benchmarks,
+        checks,
+        facts,
+        problems: catalog.problems.iter().map(|p| p.to_string()).collect(),
+    }
+}
+
+/// The Tera templates: built-in, each replaced by a file of the same name in `dir`.
+pub fn templates(dir: Option<&Path>) -> Result<tera::Tera, ReportError> {
+    let mut tera = tera::Tera::default();
+    for (name, builtin) in BUILTIN_TEMPLATES {
+        let text = match dir.map(|d| d.join(name)) {
+            Some(path) if path.exists() => std::fs::read_to_string(&path)
+                .map_err(|source| ReportError::Write { path: path.display().to_string(), source })?,
+            _ => builtin.to_owned(),
+        };
+        tera.add_raw_template(name, &text).map_err(|err| template_error(name, &err))?;
+    }
+    Ok(tera)
+}
+
+fn template_error(name: &str, err: &tera::Error) -> ReportError {
+    let mut message = err.to_string();
+    let mut source = std::error::Error::source(err);
+    while let Some(inner) = source {
+        message.push_str(": ");
+        message.push_str(&inner.to_string());
+        source = inner.source();
+    }
+    ReportError::Template { name: name.to_owned(), message }
+}
+
+/// Renders one template with the report as its context (`report`).
+pub fn render(tera: &tera::Tera, name: &str, report: &Report) -> Result<String, ReportError> {
+    let mut context = tera::Context::new();
+    context.insert("report", report);
+    let mut fact_index: BTreeMap<String, BTreeMap<String, &FactRecord>> = BTreeMap::new();
+    for fact in &report.facts {
+        fact_index.entry(fact.target.clone()).or_default().insert(fact.key.clone(), fact);
+    }
+    context.insert("fact_index", &fact_index);
+    tera.render(name, &context).map_err(|err| template_error(name, &err))
+}
+
+pub fn to_json(report: &Report) -> Result<String, ReportError> {
+    Ok(serde_json::to_string_pretty(report)? + "\n")
+}
+
+/// Writes a file atomically: a temporary file in the same directory, renamed.
+pub fn write_atomic(path: &Path, contents: &str) -> Result<(), ReportError> {
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).map_or_else(|| PathBuf::from("."), Path::to_path_buf);
+    let io = |source| ReportError::Write { path: path.display().to_string(), source };
+    std::fs::create_dir_all(&dir).map_err(io)?;
+    let mut file = tempfile::NamedTempFile::new_in(&dir).map_err(io)?;
+    file.write_all(contents.as_bytes()).map_err(io)?;
+    // Reports are meant to be shared: not the 0600 of a temporary file.
+    file.as_file().set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644)).map_err(io)?;
+    file.persist(path).map_err(|err| io(err.error))?;
+    Ok(())
+}

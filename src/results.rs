@@ -1,0 +1,178 @@
+//! Results: findings rolled up to controls, per target and across targets,
+//! the summary counts, and the exit code. Waivers will be applied here too,
+//! between evaluation and roll-up.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::catalog::plan::Plan;
+use crate::catalog::{Assessment, Control};
+use crate::finding::{Finding, Severity, Status};
+
+/// Why a control has the status it has, when the findings alone don't say.
+pub const NOT_YET_AUTOMATED: &str = "not yet automated by posture: assess manually";
+pub const MANUAL_CONTROL: &str = "manual control: the benchmark expects a person to assess it";
+
+/// One control's outcome.
+#[derive(Debug, Clone, Serialize)]
+pub struct ControlResult {
+    pub control_id: String,
+    pub status: Status,
+    /// Why, for manual, not-yet-automated and unevaluable controls.
+    pub reason: Option<String>,
+    /// The highest severity among the control's checks.
+    pub severity: Option<Severity>,
+    /// Status per target (targets the control's checks ran on).
+    pub targets: BTreeMap<String, Status>,
+    /// Indices into [`RunResults::findings`].
+    pub findings: Vec<usize>,
+}
+
+/// Counts of controls (or findings) by status.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+pub struct Counts {
+    pub pass: usize,
+    pub fail: usize,
+    pub error: usize,
+    pub not_applicable: usize,
+    pub manual: usize,
+    pub waived: usize,
+}
+
+impl Counts {
+    pub fn add(&mut self, status: Status) {
+        match status {
+            Status::Pass => self.pass += 1,
+            Status::Fail => self.fail += 1,
+            Status::Error => self.error += 1,
+            Status::NotApplicable => self.not_applicable += 1,
+            Status::Manual => self.manual += 1,
+            Status::Waived => self.waived += 1,
+        }
+    }
+
+    pub fn total(&self) -> usize {
+        self.pass + self.fail + self.error + self.not_applicable + self.manual + self.waived
+    }
+
+    /// Passing share of the controls that were judged: pass / (pass + fail + error).
+    /// Errors count against: what could not be read is not compliant.
+    pub fn pass_rate(&self) -> Option<f64> {
+        let judged = self.pass + self.fail + self.error;
+        (judged > 0).then(|| self.pass as f64 / judged as f64)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct BenchmarkResult {
+    pub benchmark_id: String,
+    pub controls: Vec<ControlResult>,
+    pub counts: Counts,
+}
+
+/// Everything the reports are built from.
+#[derive(Debug, Clone)]
+pub struct RunResults {
+    pub findings: Vec<Finding>,
+    pub benchmarks: Vec<BenchmarkResult>,
+    pub control_counts: Counts,
+    pub finding_counts: Counts,
+}
+
+/// What decides the exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailOn {
+    Never,
+    AtLeast(Severity),
+}
+
+/// 0: nothing fails at or above the threshold and everything was evaluated;
+/// 1: something fails at or above the threshold;
+/// 2: something could not be evaluated (an error finding or a content
+/// problem); this wins over 1 because a partial audit cannot be trusted.
+pub fn exit_code(results: &RunResults, fail_on: FailOn, content_problems: usize) -> u8 {
+    if results.finding_counts.error > 0 || content_problems > 0 {
+        return 2;
+    }
+    let failing = results.findings.iter().any(|f| {
+        f.status == Status::Fail && matches!(fail_on, FailOn::AtLeast(threshold) if f.severity >= threshold)
+    });
+    u8::from(failing)
+}
+
+impl RunResults {
+    pub fn build(plan: &Plan<'_>, findings: Vec<Finding>, check_severity: &BTreeMap<String, Severity>) -> Self {
+        let mut by_check: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+        for (index, finding) in findings.iter().enumerate() {
+            by_check.entry(finding.check_id.as_str()).or_default().push(index);
+        }
+        let mut control_counts = Counts::default();
+        let benchmarks = plan
+            .benchmarks
+            .iter()
+            .map(|planned| {
+                let mut counts = Counts::default();
+                let controls = planned
+                    .controls
+                    .iter()
+                    .map(|control| {
+                        let result = roll_up(control, &findings, &by_check, check_severity);
+                        counts.add(result.status);
+                        control_counts.add(result.status);
+                        result
+                    })
+                    .collect();
+                BenchmarkResult { benchmark_id: planned.benchmark.id.clone(), controls, counts }
+            })
+            .collect();
+        let mut finding_counts = Counts::default();
+        for finding in &findings {
+            finding_counts.add(finding.status);
+        }
+        Self { findings, benchmarks, control_counts, finding_counts }
+    }
+}
+
+fn roll_up(
+    control: &Control,
+    findings: &[Finding],
+    by_check: &BTreeMap<&str, Vec<usize>>,
+    check_severity: &BTreeMap<String, Severity>,
+) -> ControlResult {
+    let severity = control.checks.iter().filter_map(|id| check_severity.get(id)).max().copied();
+    if !control.is_evaluated() {
+        let reason = match control.assessment {
+            Assessment::Manual => MANUAL_CONTROL,
+            Assessment::Automated => NOT_YET_AUTOMATED,
+        };
+        return ControlResult {
+            control_id: control.id.clone(),
+            status: Status::Manual,
+            reason: Some(reason.to_owned()),
+            severity,
+            targets: BTreeMap::new(),
+            findings: Vec::new(),
+        };
+    }
+    let indices: Vec<usize> =
+        control.checks.iter().flat_map(|id| by_check.get(id.as_str()).into_iter().flatten().copied()).collect();
+    let mut targets: BTreeMap<String, Status> = BTreeMap::new();
+    for &index in &indices {
+        let finding = &findings[index];
+        targets
+            .entry(finding.target.clone())
+            .and_modify(|status| {
+                if finding.status.rollup_rank() > status.rollup_rank() {
+                    *status = finding.status;
+                }
+            })
+            .or_insert(finding.status);
+    }
+    let status = targets.values().copied().max_by_key(|s| s.rollup_rank());
+    let (status, reason) = match status {
+        Some(status) => (status, None),
+        None => (Status::Error, Some("no target of this benchmark's kind was audited, so nothing was evaluated".to_owned())),
+    };
+    ControlResult { control_id: control.id.clone(), status, reason, severity, targets, findings: indices }
+}

@@ -1,0 +1,140 @@
+//! The host API given to checks: read-only access to the target's facts and
+//! the finding constructors. Nothing else reaches a script.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use rhai::{Dynamic, Engine, EvalAltResult, ImmutableString, Position};
+
+use crate::facts::{FactKey, FactStore, FactValue};
+use crate::finding::Status;
+
+/// A target's facts converted once into script values.
+#[derive(Debug, Default)]
+pub struct ScriptFacts {
+    values: BTreeMap<FactKey, Result<Dynamic, String>>,
+}
+
+impl ScriptFacts {
+    /// Converts the facts of `keys` from the store; a key the store lacks is
+    /// unavailable ("not collected").
+    pub fn from_store<'k>(store: &FactStore, keys: impl IntoIterator<Item = &'k FactKey>) -> Self {
+        let mut values = BTreeMap::new();
+        for key in keys {
+            let value = match store.get(key).map(|fact| &fact.value) {
+                Some(FactValue::Available { value }) => rhai::serde::to_dynamic(value)
+                    .map_err(|err| format!("fact {key} cannot be given to scripts: {err}")),
+                Some(FactValue::Unavailable { reason }) => Err(reason.clone()),
+                None => Err("this fact was not collected for this target".to_owned()),
+            };
+            values.insert(key.clone(), value);
+        }
+        Self { values }
+    }
+}
+
+/// Why reading a fact failed during one evaluation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FactProblem {
+    Unavailable { key: FactKey, reason: String },
+    Undeclared { key: FactKey },
+}
+
+#[derive(Debug, Default)]
+struct Reads {
+    read: Vec<FactKey>,
+    problems: Vec<FactProblem>,
+}
+
+/// The `facts` argument of `fn check(facts)`.
+///
+/// Every read is recorded, and so is every failed read: a script that
+/// catches the error of an unavailable fact still ends as an `error`,
+/// so no script can turn "could not read" into a pass.
+#[derive(Debug, Clone)]
+pub struct FactsHandle {
+    facts: Arc<ScriptFacts>,
+    declared: Arc<Vec<FactKey>>,
+    reads: Arc<Mutex<Reads>>,
+}
+
+impl FactsHandle {
+    pub fn new(facts: Arc<ScriptFacts>, declared: Arc<Vec<FactKey>>) -> Self {
+        Self { facts, declared, reads: Arc::default() }
+    }
+
+    fn get(&mut self, key: &str) -> Result<Dynamic, Box<EvalAltResult>> {
+        let key = FactKey::new(key);
+        let mut reads = self.reads.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if !self.declared.contains(&key) {
+            reads.problems.push(FactProblem::Undeclared { key: key.clone() });
+            return Err(runtime_error(format!("fact '{key}' is not declared in the check's `facts`")));
+        }
+        if !reads.read.contains(&key) {
+            reads.read.push(key.clone());
+        }
+        match self.facts.values.get(&key) {
+            Some(Ok(value)) => Ok(value.clone()),
+            Some(Err(reason)) => {
+                reads.problems.push(FactProblem::Unavailable { key: key.clone(), reason: reason.clone() });
+                Err(runtime_error(format!("fact '{key}' is unavailable: {reason}")))
+            }
+            None => {
+                let reason = "this fact was not collected for this target".to_owned();
+                reads.problems.push(FactProblem::Unavailable { key: key.clone(), reason: reason.clone() });
+                Err(runtime_error(format!("fact '{key}' is unavailable: {reason}")))
+            }
+        }
+    }
+
+    /// The facts read, in first-read order, and the failed reads.
+    pub fn take_reads(&self) -> (Vec<FactKey>, Vec<FactProblem>) {
+        let mut reads = self.reads.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        (std::mem::take(&mut reads.read), std::mem::take(&mut reads.problems))
+    }
+}
+
+/// A finding as a script builds it; the evaluator turns it into a [`crate::finding::Finding`].
+#[derive(Debug, Clone)]
+pub struct ScriptFinding {
+    pub status: Status,
+    pub resource: String,
+    pub message: String,
+    pub observed: Option<Dynamic>,
+}
+
+fn runtime_error(message: String) -> Box<EvalAltResult> {
+    Box::new(EvalAltResult::ErrorRuntime(message.into(), Position::NONE))
+}
+
+fn octal(mode: &str) -> Result<rhai::INT, Box<EvalAltResult>> {
+    rhai::INT::from_str_radix(mode.trim(), 8).map_err(|_| runtime_error(format!("'{mode}' is not an octal mode")))
+}
+
+/// Registers the fact accessor, the finding constructors and the pure helpers.
+pub fn register(engine: &mut Engine) {
+    engine.register_type_with_name::<FactsHandle>("Facts").register_fn("get", FactsHandle::get);
+    engine.register_type_with_name::<ScriptFinding>("Finding");
+    engine.register_fn("to_string", |f: &mut ScriptFinding| format!("{}: {} ({})", f.status, f.resource, f.message));
+
+    fn constructors(engine: &mut Engine, name: &str, status: Status) {
+        engine.register_fn(name, move |resource: ImmutableString, message: ImmutableString| ScriptFinding {
+            status,
+            resource: resource.to_string(),
+            message: message.to_string(),
+            observed: None,
+        });
+        engine.register_fn(name, move |resource: ImmutableString, message: ImmutableString, observed: Dynamic| {
+            ScriptFinding { status, resource: resource.to_string(), message: message.to_string(), observed: Some(observed) }
+        });
+    }
+    constructors(engine, "pass", Status::Pass);
+    constructors(engine, "fail", Status::Fail);
+    constructors(engine, "error", Status::Error);
+    constructors(engine, "not_applicable", Status::NotApplicable);
+
+    engine.register_fn("octal", |mode: ImmutableString| octal(&mode));
+    engine.register_fn("mode_exceeds", |mode: ImmutableString, max: ImmutableString| {
+        Ok::<_, Box<EvalAltResult>>(octal(&mode)? & !octal(&max)? != 0)
+    });
+}

@@ -1,0 +1,122 @@
+//! Settings: everything the audit needs, resolved once from the command line,
+//! so that bad input fails here, before any fact is collected.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::catalog::plan::{ControlPattern, Selection};
+use crate::cli::{AuditArgs, FailOnArg, Format};
+use crate::finding::Severity;
+use crate::results::FailOn;
+use crate::script::Limits;
+
+/// The benchmark audited when none is named, per target provider.
+pub const DEFAULT_LINUX_BENCHMARK: &str = "cis-debian-linux-12";
+
+/// Where the facts come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FactsInput {
+    /// Collect from the machine posture runs on.
+    LocalHost,
+    /// Evaluate a recorded bundle.
+    Bundle(PathBuf),
+}
+
+#[derive(Debug, Clone)]
+pub struct AuditSettings {
+    pub content_dirs: Vec<PathBuf>,
+    pub selection: Selection,
+    pub out: PathBuf,
+    pub formats: Vec<Format>,
+    pub fail_on: FailOn,
+    pub facts: FactsInput,
+    pub save_facts: Option<PathBuf>,
+    pub templates: Option<PathBuf>,
+    pub limits: Limits,
+    pub progress_bar: bool,
+    pub quiet: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    #[error("--controls/--skip: {0}")]
+    Pattern(String),
+    #[error("--templates {0}: not a directory")]
+    Templates(String),
+    #[error("--facts {0}: no such file")]
+    FactsFile(String),
+    #[error("--format: at least one format is needed")]
+    NoFormat,
+    #[error("{0} must be greater than zero")]
+    ZeroLimit(&'static str),
+}
+
+impl AuditSettings {
+    pub fn resolve(args: AuditArgs, stderr_is_terminal: bool) -> Result<Self, SettingsError> {
+        let patterns = |raw: &[String]| -> Result<Vec<ControlPattern>, SettingsError> {
+            raw.iter()
+                .map(|p| p.trim())
+                .filter(|p| !p.is_empty())
+                .map(|p| ControlPattern::parse(p).map_err(SettingsError::Pattern))
+                .collect()
+        };
+        let benchmarks =
+            if args.benchmark.is_empty() { vec![DEFAULT_LINUX_BENCHMARK.to_owned()] } else { args.benchmark.clone() };
+        if let Some(dir) = &args.templates {
+            if !dir.is_dir() {
+                return Err(SettingsError::Templates(dir.display().to_string()));
+            }
+        }
+        let facts = match &args.facts {
+            Some(path) if !path.is_file() => return Err(SettingsError::FactsFile(path.display().to_string())),
+            Some(path) => FactsInput::Bundle(path.clone()),
+            None => FactsInput::LocalHost,
+        };
+        let mut formats = args.format.clone();
+        formats.dedup();
+        if formats.is_empty() {
+            return Err(SettingsError::NoFormat);
+        }
+        let mut limits = Limits::default();
+        if let Some(ops) = args.max_operations {
+            if ops == 0 {
+                return Err(SettingsError::ZeroLimit("--max-operations"));
+            }
+            limits.max_operations = ops;
+        }
+        if let Some(seconds) = args.script_timeout {
+            if seconds == 0 {
+                return Err(SettingsError::ZeroLimit("--script-timeout"));
+            }
+            limits.max_duration = Duration::from_secs(seconds);
+        }
+        let fail_on = match args.fail_on {
+            FailOnArg::None => FailOn::Never,
+            FailOnArg::Info => FailOn::AtLeast(Severity::Info),
+            FailOnArg::Low => FailOn::AtLeast(Severity::Low),
+            FailOnArg::Medium => FailOn::AtLeast(Severity::Medium),
+            FailOnArg::High => FailOn::AtLeast(Severity::High),
+            FailOnArg::Critical => FailOn::AtLeast(Severity::Critical),
+        };
+        Ok(Self {
+            content_dirs: args.content.content,
+            selection: Selection { benchmarks, controls: patterns(&args.controls)?, skip: patterns(&args.skip)? },
+            out: args.out,
+            formats,
+            fail_on,
+            facts,
+            save_facts: args.save_facts,
+            templates: args.templates,
+            limits,
+            progress_bar: stderr_is_terminal && !args.no_progress && !args.quiet,
+            quiet: args.quiet,
+        })
+    }
+
+    pub fn fail_on_label(&self) -> String {
+        match self.fail_on {
+            FailOn::Never => "none".to_owned(),
+            FailOn::AtLeast(severity) => severity.to_string(),
+        }
+    }
+}

@@ -1,0 +1,144 @@
+//! The CLI end to end, on the local host and on the sample bundle: exit
+//! codes, the four report files, the JSON against the shipped schema, the
+//! JUnit against the JSON, every control id in the HTML.
+
+use std::path::Path;
+
+use crate::support::{self, posture, stderr, stdout};
+
+fn all_control_ids(report: &serde_json::Value) -> Vec<String> {
+    report["benchmarks"]
+        .as_array()
+        .expect("benchmarks")
+        .iter()
+        .flat_map(|b| b["sections"].as_array().expect("sections").iter())
+        .flat_map(|s| s["controls"].as_array().expect("controls").iter())
+        .map(|c| c["id"].as_str().expect("id").to_owned())
+        .collect()
+}
+
+/// Checks the four files of a report directory against each other and the schema.
+fn assert_consistent_reports(out: &Path) {
+    for file in ["report.html", "report.json", "junit.xml", "summary.md"] {
+        assert!(out.join(file).is_file(), "{file} was not written");
+    }
+    let report = support::read_json(&out.join("report.json"));
+    let schema: serde_json::Value = serde_json::from_str(posture::report::JSON_SCHEMA).expect("schema is JSON");
+    let validator = jsonschema::validator_for(&schema).expect("schema compiles");
+    let errors: Vec<String> = validator.iter_errors(&report).map(|e| format!("{} at {}", e, e.instance_path)).collect();
+    assert!(errors.is_empty(), "report.json does not match the schema:\n{}", errors.join("\n"));
+
+    let junit = std::fs::read_to_string(out.join("junit.xml")).expect("junit");
+    let doc = roxmltree::Document::parse(&junit).expect("junit.xml is well-formed XML");
+    let root = doc.root_element();
+    assert_eq!(root.tag_name().name(), "testsuites");
+    let controls = &report["summary"]["controls"];
+    let attr = |name: &str| root.attribute(name).and_then(|v| v.parse::<u64>().ok()).expect(name);
+    assert_eq!(attr("tests"), controls["total"].as_u64().expect("total"));
+    assert_eq!(attr("failures"), controls["fail"].as_u64().expect("fail"));
+    assert_eq!(attr("errors"), controls["error"].as_u64().expect("error"));
+    let skipped = ["manual", "not_applicable", "waived"].iter().map(|k| controls[*k].as_u64().expect(k)).sum::<u64>();
+    assert_eq!(attr("skipped"), skipped);
+    let count = |tag: &str| doc.descendants().filter(|n| n.has_tag_name(tag)).count() as u64;
+    assert_eq!(count("testcase"), controls["total"].as_u64().expect("total"));
+    assert_eq!(count("failure"), controls["fail"].as_u64().expect("fail"));
+    assert_eq!(count("error"), controls["error"].as_u64().expect("error"));
+    assert_eq!(count("skipped"), skipped);
+
+    let html = std::fs::read_to_string(out.join("report.html")).expect("html");
+    for id in all_control_ids(&report) {
+        assert!(html.contains(&format!(">{id}</span>")), "control {id} missing from report.html");
+    }
+    assert!(!html.contains("http://") && !html.contains("https://") || !html.contains("<link"), "HTML must not load external assets");
+    let markdown = std::fs::read_to_string(out.join("summary.md")).expect("md");
+    assert!(markdown.contains("| section | pass | fail |"), "{markdown}");
+}
+
+#[test]
+fn audit_of_the_local_host_writes_all_reports() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let out = posture(dir.path(), &["audit", "--save-facts", "host-facts.json"]);
+    let code = out.status.code().expect("exit code");
+    assert!((0..=2).contains(&code), "{}", stderr(&out));
+    assert!(stderr(&out).contains("controls:"), "{}", stderr(&out));
+    let report_dir = dir.path().join("posture-report");
+    assert_consistent_reports(&report_dir);
+    let report = support::read_json(&report_dir.join("report.json"));
+    assert_eq!(all_control_ids(&report).len(), 310, "the whole benchmark is in the report");
+    assert_eq!(report["run"]["exit_code"].as_u64(), Some(code as u64));
+    assert_eq!(report["targets"][0]["provider"], "linux");
+    // The saved bundle re-evaluates to the same verdicts.
+    let again = posture(dir.path(), &["audit", "--facts", "host-facts.json", "--out", "again", "--format", "json"]);
+    assert_eq!(again.status.code(), Some(code), "{}", stderr(&again));
+    let second = support::read_json(&dir.path().join("again/report.json"));
+    assert_eq!(report["summary"], second["summary"]);
+}
+
+#[test]
+fn audit_of_the_sample_bundle_fails_with_exit_1() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let bundle = support::sample_bundle();
+    let out = posture(dir.path(), &["audit", "--facts", bundle.to_str().expect("path"), "--out", "r"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert_consistent_reports(&dir.path().join("r"));
+    let report = support::read_json(&dir.path().join("r/report.json"));
+    assert_eq!(report["summary"]["controls"]["error"], 0, "the sample bundle is complete");
+    assert_eq!(support::control_status(&report, "5.1.20"), "fail");
+    assert_eq!(support::control_status(&report, "1.2.1.1"), "manual");
+
+    let none = posture(dir.path(), &["audit", "--facts", bundle.to_str().expect("path"), "--out", "n", "--fail-on", "none", "--format", "json"]);
+    assert_eq!(none.status.code(), Some(0), "{}", stderr(&none));
+}
+
+#[test]
+fn control_selection_and_formats() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let bundle = support::sample_bundle();
+    let out = posture(
+        dir.path(),
+        &["audit", "--facts", bundle.to_str().expect("path"), "--controls", "5.1.*", "--skip", "5.1.20", "--format", "json,md", "--out", "sel"],
+    );
+    assert!(out.status.code().is_some(), "{}", stderr(&out));
+    assert!(dir.path().join("sel/report.json").is_file() && dir.path().join("sel/summary.md").is_file());
+    assert!(!dir.path().join("sel/report.html").exists());
+    let report = support::read_json(&dir.path().join("sel/report.json"));
+    let ids = all_control_ids(&report);
+    assert!(!ids.is_empty() && ids.iter().all(|id| id.starts_with("5.1.")), "{ids:?}");
+    assert!(!ids.contains(&"5.1.20".to_owned()));
+
+    let none = posture(dir.path(), &["audit", "--facts", bundle.to_str().expect("path"), "--controls", "9.9.*"]);
+    assert_eq!(none.status.code(), Some(2));
+    assert!(stderr(&none).contains("select no control"), "{}", stderr(&none));
+}
+
+#[test]
+fn bad_arguments_are_fatal_with_exit_2() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let missing = posture(dir.path(), &["audit", "--facts", "nope.json"]);
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(stderr(&missing).contains("nope.json"), "{}", stderr(&missing));
+    std::fs::write(dir.path().join("bad.json"), "{\n  \"bundle_version\": 1,\n  oops\n}").expect("write");
+    let bad = posture(dir.path(), &["audit", "--facts", "bad.json"]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(stderr(&bad).contains("bad.json:3:"), "{}", stderr(&bad));
+    let unknown = posture(dir.path(), &["audit", "--benchmark", "nope"]);
+    assert_eq!(unknown.status.code(), Some(2));
+    assert!(stderr(&unknown).contains("unknown benchmark 'nope'"), "{}", stderr(&unknown));
+}
+
+#[test]
+fn list_and_explain() {
+    let root = support::repo_root();
+    let benchmarks = posture(&root, &["list", "benchmarks"]);
+    assert!(stdout(&benchmarks).contains("cis-debian-linux-12"), "{}", stdout(&benchmarks));
+    let controls = posture(&root, &["list", "controls", "--benchmark", "cis-debian-linux-12"]);
+    assert_eq!(stdout(&controls).lines().count(), 310);
+    let checks = posture(&root, &["list", "checks"]);
+    assert!(stdout(&checks).contains("linux_sshd_root_login_disabled"));
+    let check = posture(&root, &["explain", "linux_sshd_root_login_disabled"]);
+    assert!(stdout(&check).contains("Remediation") && stdout(&check).contains("cis-debian-linux-12:5.1.20"), "{}", stdout(&check));
+    let control = posture(&root, &["explain", "5.1.20"]);
+    assert!(stdout(&control).contains("PermitRootLogin"), "{}", stdout(&control));
+    let unknown = posture(&root, &["explain", "nope"]);
+    assert_eq!(unknown.status.code(), Some(2));
+}

@@ -1,0 +1,8 @@
+//! The one integration-test binary: checks on fixtures, catalog validation,
+//! the CLI end to end, report snapshots.
+
+mod catalog;
+mod checks;
+mod cli;
+mod reports;
+mod support;

@@ -1,0 +1,89 @@
+//! Helpers shared by the integration tests: paths, running the real binary,
+//! and scratch content directories.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn content_dir() -> PathBuf {
+    repo_root().join("benchmarks")
+}
+
+pub fn fixtures_dir() -> PathBuf {
+    repo_root().join("tests").join("fixtures")
+}
+
+pub fn sample_bundle() -> PathBuf {
+    repo_root().join("samples").join("misconfigured-host").join("facts.json")
+}
+
+/// The real `posture` binary, run in `dir` with a clean environment.
+pub fn posture(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_posture"))
+        .args(args)
+        .current_dir(dir)
+        .env_remove("CI")
+        .output()
+        .expect("the posture binary runs")
+}
+
+pub fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+pub fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// Writes `files` (relative path, content) under a new temporary directory.
+pub fn scratch(files: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("temp dir");
+    for (relative, content) in files {
+        let path = dir.path().join(relative);
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+        std::fs::write(&path, content).expect("write");
+    }
+    dir
+}
+
+pub fn read_json(path: &Path) -> serde_json::Value {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// Status of a control in a report.json, by control id.
+pub fn control_status(report: &serde_json::Value, control: &str) -> String {
+    for benchmark in report["benchmarks"].as_array().expect("benchmarks") {
+        for section in benchmark["sections"].as_array().expect("sections") {
+            for c in section["controls"].as_array().expect("controls") {
+                if c["id"] == control {
+                    return c["status"].as_str().expect("status").to_owned();
+                }
+            }
+        }
+    }
+    panic!("control {control} not in report")
+}
+
+/// Messages of a control's findings, joined.
+pub fn control_messages(report: &serde_json::Value, control: &str) -> String {
+    for benchmark in report["benchmarks"].as_array().expect("benchmarks") {
+        for section in benchmark["sections"].as_array().expect("sections") {
+            for c in section["controls"].as_array().expect("controls") {
+                if c["id"] == control {
+                    return c["findings"]
+                        .as_array()
+                        .expect("findings")
+                        .iter()
+                        .map(|f| f["message"].as_str().unwrap_or_default().to_owned())
+                        .collect::<Vec<_>>()
+                        .join("\n");
+                }
+            }
+        }
+    }
+    panic!("control {control} not in report")
+}
