@@ -252,7 +252,9 @@ mod tests {
     fn shadow_never_contains_a_hash() {
         let value = parse_shadow(&shadow_text(), 20049);
         let serialized = value.to_string();
-        for secret in [YESCRYPT_HASH, SHA512_HASH, "Vf8Z5l0qJm1", "saltsalt", "abCDefGHijKLm", "$1$abcdefgh", "$y$", "$6$"] {
+        for secret in
+            [YESCRYPT_HASH, SHA512_HASH, "Vf8Z5l0qJm1", "saltsalt", "abCDefGHijKLm", "$1$abcdefgh", "$y$", "$6$"]
+        {
             assert!(!serialized.contains(secret), "{secret} leaked into {serialized}");
         }
     }
@@ -293,10 +295,8 @@ mod tests {
     #[test]
     fn shadow_collection_never_leaks_a_hash_even_through_the_fact() {
         let transport = FakeTransport::new().file(SHADOW, &shadow_text());
-        let facts = crate::facts::host::collect(
-            &transport,
-            &[crate::facts::FactKey::new("host.shadow")].into_iter().collect(),
-        );
+        let facts =
+            crate::facts::host::collect(&transport, &[crate::facts::FactKey::new("host.shadow")].into_iter().collect());
         let serialized = serde_json::to_string(&facts).unwrap_or_default();
         assert!(serialized.contains("yescrypt"));
         assert!(!serialized.contains(YESCRYPT_HASH));

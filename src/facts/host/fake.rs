@@ -44,7 +44,11 @@ impl FakeTransport {
     pub(crate) fn command(mut self, program: &str, args: &[&str], status: i32, stdout: &str, stderr: &str) -> Self {
         self.commands.insert(
             command_line(program, args),
-            CommandOutput { status: Some(status), stdout: stdout.as_bytes().to_vec(), stderr: stderr.as_bytes().to_vec() },
+            CommandOutput {
+                status: Some(status),
+                stdout: stdout.as_bytes().to_vec(),
+                stderr: stderr.as_bytes().to_vec(),
+            },
         );
         self
     }
@@ -58,8 +62,7 @@ impl FakeTransport {
 
     fn is_dir(&self, path: &str) -> bool {
         let prefix = if path == "/" { "/".to_string() } else { format!("{path}/") };
-        self.dirs.contains(path)
-            || self.files.keys().chain(self.dirs.iter()).any(|entry| entry.starts_with(&prefix))
+        self.dirs.contains(path) || self.files.keys().chain(self.dirs.iter()).any(|entry| entry.starts_with(&prefix))
     }
 }
 

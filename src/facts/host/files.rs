@@ -128,7 +128,9 @@ mod tests {
         ] {
             assert!(is_secret_path(&normalize_path(secret)), "{secret} should be refused");
         }
-        for public in ["/etc/passwd", "/etc/ssh/sshd_config", "/etc/ssh/ssh_host_ed25519_key.pub", "/etc/issue.net", "/etc/motd"] {
+        for public in
+            ["/etc/passwd", "/etc/ssh/sshd_config", "/etc/ssh/ssh_host_ed25519_key.pub", "/etc/issue.net", "/etc/motd"]
+        {
             assert!(!is_secret_path(&normalize_path(public)), "{public} should be allowed");
         }
     }

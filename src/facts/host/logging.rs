@@ -126,8 +126,7 @@ mod tests {
 
     #[test]
     fn journald_reads_only_the_journal_section() {
-        let value = journald_value(&[
-            "#  This file is part of systemd.\n\
+        let value = journald_value(&["#  This file is part of systemd.\n\
              [Journal]\n\
              #Storage=auto\n\
              Storage=persistent\n\
@@ -136,8 +135,7 @@ mod tests {
              garbage\n\
              [Other]\n\
              Storage=volatile\n"
-                .to_string(),
-        ]);
+            .to_string()]);
         assert_eq!(value, json!({ "Storage": "persistent", "Compress": "yes" }));
     }
 

@@ -189,10 +189,9 @@ fn collect_one(transport: &dyn Transport, owner_names: &OwnerNames<'_>, key: &Fa
     let mut probe = Probe::new(transport);
     // A parser bug must cost one fact, not the whole run: collect() promises
     // one fact per key.
-    let outcome = catch_unwind(AssertUnwindSafe(|| collect_value(&mut probe, owner_names, key)))
-        .unwrap_or_else(|_| {
-            Err(Unavailable::new(format!("internal error while collecting {key} from {}", transport.describe())))
-        });
+    let outcome = catch_unwind(AssertUnwindSafe(|| collect_value(&mut probe, owner_names, key))).unwrap_or_else(|_| {
+        Err(Unavailable::new(format!("internal error while collecting {key} from {}", transport.describe())))
+    });
     let source = probe.into_source();
     match outcome {
         Ok(value) => Fact::available(key.clone(), value, source),
@@ -362,22 +361,6 @@ mod tests {
         match &by_key["host.os"].value {
             FactValue::Available { value } => assert!(value["kernel"].is_string(), "{value}"),
             FactValue::Unavailable { reason } => panic!("{reason}"),
-        }
-    }
-}
-
-#[cfg(test)]
-mod dump_local {
-    #[test]
-    fn dump() {
-        let mut names: Vec<&str> = super::HOST_FACT_KEYS.to_vec();
-        names.extend(["host.file:/etc/passwd", "host.file:/tmp", "host.text:/etc/issue.net", "host.text:/etc/motd"]);
-        let keys = names.iter().map(|n| crate::facts::FactKey::new(*n)).collect();
-        let facts = super::collect(&super::LocalTransport::new(), &keys);
-        for fact in facts {
-            let mut s = serde_json::to_string(&fact).unwrap();
-            s.truncate(700);
-            println!("{s}\n");
         }
     }
 }

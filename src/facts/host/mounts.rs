@@ -40,9 +40,9 @@ fn decode_octal_escapes(field: &str) -> String {
     let mut decoded = Vec::with_capacity(bytes.len());
     let mut index = 0;
     while index < bytes.len() {
-        let escape = bytes.get(index + 1..index + 4).filter(|digits| {
-            bytes[index] == b'\\' && digits.iter().all(|digit| (b'0'..=b'7').contains(digit))
-        });
+        let escape = bytes
+            .get(index + 1..index + 4)
+            .filter(|digits| bytes[index] == b'\\' && digits.iter().all(|digit| (b'0'..=b'7').contains(digit)));
         match escape {
             Some(digits) => {
                 let value = digits.iter().fold(0u32, |acc, digit| acc * 8 + u32::from(digit - b'0'));

@@ -229,7 +229,8 @@ garbage only\n\
 
     #[test]
     fn settings_files_with_flags_and_comments() {
-        let value = parse_settings("# comment\nminlen = 14\ndcredit=-1\n  enforce_for_root  \nucredit -1 # inline\n= 3\n");
+        let value =
+            parse_settings("# comment\nminlen = 14\ndcredit=-1\n  enforce_for_root  \nucredit -1 # inline\n= 3\n");
         assert_eq!(value, json!({ "minlen": "14", "dcredit": "-1", "enforce_for_root": "", "ucredit": "-1" }));
     }
 
@@ -247,7 +248,10 @@ garbage only\n\
 
     #[test]
     fn limits_with_file_and_line() {
-        let limits = parse_limits("# comment\n*               hard    core            0\n@staff - maxlogins 4 # x\nbad line\n", "/etc/security/limits.conf");
+        let limits = parse_limits(
+            "# comment\n*               hard    core            0\n@staff - maxlogins 4 # x\nbad line\n",
+            "/etc/security/limits.conf",
+        );
         assert_eq!(
             Value::Array(limits),
             json!([

@@ -121,8 +121,7 @@ pub(super) fn command_line(program: &str, args: &[&str]) -> String {
 }
 
 fn shell_quote(word: &str) -> String {
-    let plain = !word.is_empty()
-        && word.chars().all(|c| c.is_ascii_alphanumeric() || "_./=:,@%+-".contains(c));
+    let plain = !word.is_empty() && word.chars().all(|c| c.is_ascii_alphanumeric() || "_./=:,@%+-".contains(c));
     if plain {
         word.to_string()
     } else {
@@ -165,7 +164,8 @@ mod tests {
 
     #[test]
     fn a_failed_command_reason_carries_its_stderr() {
-        let output = CommandOutput { status: Some(255), stdout: Vec::new(), stderr: b"no host keys\n  available\n".to_vec() };
+        let output =
+            CommandOutput { status: Some(255), stdout: Vec::new(), stderr: b"no host keys\n  available\n".to_vec() };
         let reason = Unavailable::command_failed("/usr/sbin/sshd -T", &output).into_reason();
         assert_eq!(reason, "`/usr/sbin/sshd -T` failed (exit status 255): no host keys available");
     }

@@ -21,11 +21,7 @@ const UNKNOWN: &str = "unknown";
 pub(super) fn collect(probe: &mut Probe<'_>) -> Collected {
     let unit_files = run_systemctl(probe, UNIT_FILE_ARGS)?;
     let systemd_running = probe.stat(SYSTEMD_RUNNING_MARKER)?.is_some();
-    let active_states = if systemd_running {
-        Some(parse_units(&run_systemctl(probe, UNIT_ARGS)?))
-    } else {
-        None
-    };
+    let active_states = if systemd_running { Some(parse_units(&run_systemctl(probe, UNIT_ARGS)?)) } else { None };
     Ok(services_value(&parse_unit_files(&unit_files), active_states.as_ref()))
 }
 

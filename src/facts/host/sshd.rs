@@ -327,18 +327,21 @@ mod tests {
 
     #[test]
     fn sshd_t_is_used_when_the_binary_exists() {
-        let transport = FakeTransport::new()
-            .file(SSHD_BINARY, "")
-            .command(SSHD_BINARY, &["-T"], 0, "permitrootlogin no\n", "");
+        let transport =
+            FakeTransport::new().file(SSHD_BINARY, "").command(SSHD_BINARY, &["-T"], 0, "permitrootlogin no\n", "");
         let value = collect(&mut Probe::new(&transport)).unwrap();
         assert_eq!(value, json!({ "installed": true, "method": "sshd -T", "config": { "permitrootlogin": "no" } }));
     }
 
     #[test]
     fn failing_sshd_t_is_unavailable_with_its_message() {
-        let transport = FakeTransport::new()
-            .file(SSHD_BINARY, "")
-            .command(SSHD_BINARY, &["-T"], 1, "", "sshd: no hostkeys available -- exiting.\n");
+        let transport = FakeTransport::new().file(SSHD_BINARY, "").command(
+            SSHD_BINARY,
+            &["-T"],
+            1,
+            "",
+            "sshd: no hostkeys available -- exiting.\n",
+        );
         let reason = collect(&mut Probe::new(&transport)).unwrap_err().into_reason();
         assert_eq!(reason, "`/usr/sbin/sshd -T` failed (exit status 1): sshd: no hostkeys available -- exiting.");
     }

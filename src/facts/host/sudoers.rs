@@ -57,7 +57,11 @@ fn read_lines(
             Include::Dir(target) => {
                 let dir = resolve(path, &target);
                 let names = probe.list_dir(&dir)?.unwrap_or_default();
-                names.iter().filter(|name| is_included_dir_entry(name)).map(|name| text::join_path(&dir, name)).collect()
+                names
+                    .iter()
+                    .filter(|name| is_included_dir_entry(name))
+                    .map(|name| text::join_path(&dir, name))
+                    .collect()
             }
         };
         for included in included_files {
@@ -197,7 +201,8 @@ root\tALL=(ALL:ALL) ALL\n\
         assert_eq!(collect(&mut Probe::new(&absent)).unwrap(), json!({ "installed": false, "lines": [] }));
         let denied = FakeTransport::new().denied(SUDOERS);
         assert_eq!(collect(&mut Probe::new(&denied)).unwrap_err().into_reason(), "/etc/sudoers: permission denied");
-        let denied_include = FakeTransport::new().file(SUDOERS, "@includedir /etc/sudoers.d\n").denied("/etc/sudoers.d");
+        let denied_include =
+            FakeTransport::new().file(SUDOERS, "@includedir /etc/sudoers.d\n").denied("/etc/sudoers.d");
         assert_eq!(
             collect(&mut Probe::new(&denied_include)).unwrap_err().into_reason(),
             "/etc/sudoers.d: permission denied"

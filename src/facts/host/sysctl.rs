@@ -7,13 +7,8 @@ use super::probe::{command_line, Collected, Probe, Unavailable};
 use super::text::{self, collapse_whitespace};
 
 /// Directories of sysctl.d(5), highest priority first.
-const SYSCTL_DIRS: &[&str] = &[
-    "/etc/sysctl.d",
-    "/run/sysctl.d",
-    "/usr/local/lib/sysctl.d",
-    "/usr/lib/sysctl.d",
-    "/lib/sysctl.d",
-];
+const SYSCTL_DIRS: &[&str] =
+    &["/etc/sysctl.d", "/run/sysctl.d", "/usr/local/lib/sysctl.d", "/usr/lib/sysctl.d", "/lib/sysctl.d"];
 
 /// Applied after the drop-in directories, as `sysctl --system` does.
 const SYSCTL_CONF: &str = "/etc/sysctl.conf";
