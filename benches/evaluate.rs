@@ -61,8 +61,9 @@ fn synthetic_bundle(sample: &Path) -> Value {
     let facts = target["facts"].as_array_mut().expect("facts");
     let stamp = json!("2026-01-01T00:00:00Z");
     for fact in facts.iter_mut() {
+        let key = fact["key"].as_str().unwrap_or_default().to_owned();
         let value = &mut fact["value"];
-        match fact["key"].as_str().unwrap_or_default() {
+        match key.as_str() {
             "host.users" => {
                 let users = value.as_array_mut().expect("users");
                 for i in 0..SCALE {

@@ -24,6 +24,7 @@ use crate::Fatal;
 pub fn run(settings: &AuditSettings) -> Result<u8, Fatal> {
     let started_at = Utc::now();
     let mut progress = Progress::new(settings.progress_bar, settings.quiet);
+    let mut phase = PhaseTimer::new(settings.timings);
     let tera = report::templates(settings.templates.as_deref()).map_err(|e| Fatal::Setup(e.to_string()))?;
 
     let catalog = Catalog::load(&settings.content_dirs).map_err(|e| Fatal::Setup(e.to_string()))?;
@@ -34,6 +35,7 @@ pub fn run(settings: &AuditSettings) -> Result<u8, Fatal> {
 
     let engine = ScriptEngine::new(&settings.limits, &catalog.preludes);
     let planned = compile_plan(&catalog, &plan, &engine);
+    phase.done("load and compile content");
 
     let (targets, facts_origin) = match &settings.facts {
         FactsInput::Bundle(path) => {
@@ -51,6 +53,7 @@ pub fn run(settings: &AuditSettings) -> Result<u8, Fatal> {
             (vec![TargetFacts { name, provider: "linux".to_owned(), facts }], "collected".to_owned())
         }
     };
+    phase.done("collect or read facts");
     for benchmark in &plan.benchmarks {
         if !targets.iter().any(|t| t.provider == benchmark.benchmark.provider) {
             return Err(Fatal::Setup(format!(
@@ -75,8 +78,21 @@ pub fn run(settings: &AuditSettings) -> Result<u8, Fatal> {
         .map(|id| targets.iter().filter(|t| check_providers.get(id) == Some(&t.provider)).count() as u64)
         .sum();
     progress.start(pairs, &format!("evaluating {} checks on {} target(s)", planned.len(), targets.len()));
-    let findings = evaluate::evaluate(&engine, &planned, &check_providers, &targets, &settings.limits, &|| progress.inc());
+    let durations = std::sync::Mutex::new(Vec::new());
+    let on_done = |check: &str, took: std::time::Duration| {
+        progress.inc();
+        if settings.timings {
+            durations.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push((took, check.to_owned()));
+        }
+    };
+    let findings = evaluate::evaluate(&engine, &planned, &check_providers, &targets, &settings.limits, &on_done);
     progress.finish();
+    phase.done("evaluate");
+    let mut durations = durations.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
+    durations.sort_by(|a, b| b.0.cmp(&a.0));
+    for (took, check) in durations.iter().take(10) {
+        eprintln!("posture: timing:   {check}: {:.3} s", took.as_secs_f64());
+    }
 
     let severities: BTreeMap<String, Severity> =
         catalog.checks.iter().map(|(id, check)| (id.clone(), check.meta.severity)).collect();
@@ -95,7 +111,9 @@ pub fn run(settings: &AuditSettings) -> Result<u8, Fatal> {
         exit_code,
     };
     let report = report::build(&catalog, &plan, &results, &targets, info);
+    phase.done("roll up and build the report");
     write_reports(settings, &tera, &report, &progress)?;
+    phase.done("render and write reports");
     progress.log(&summary_line(&report));
     Ok(exit_code)
 }
@@ -160,4 +178,23 @@ fn host_name(transport: &dyn Transport) -> String {
         .map(|bytes| String::from_utf8_lossy(&bytes).trim().to_owned())
         .filter(|name| !name.is_empty())
         .unwrap_or_else(|| "localhost".to_owned())
+}
+
+/// Logs the duration of each phase when `--timings` is given.
+struct PhaseTimer {
+    enabled: bool,
+    last: std::time::Instant,
+}
+
+impl PhaseTimer {
+    fn new(enabled: bool) -> Self {
+        Self { enabled, last: std::time::Instant::now() }
+    }
+
+    fn done(&mut self, phase: &str) {
+        if self.enabled {
+            eprintln!("posture: timing: {phase}: {:.3} s", self.last.elapsed().as_secs_f64());
+        }
+        self.last = std::time::Instant::now();
+    }
 }

@@ -72,6 +72,9 @@ pub struct AuditArgs {
     /// Never draw a progress bar (plain log lines instead).
     #[arg(long)]
     pub no_progress: bool,
+    /// Log how long each phase took (load, collect, evaluate, report).
+    #[arg(long)]
+    pub timings: bool,
     /// Print nothing but errors.
     #[arg(long, short)]
     pub quiet: bool,

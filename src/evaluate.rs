@@ -25,22 +25,20 @@ pub struct TargetFacts {
 pub type PlannedCheck = Result<CompiledCheck, (CatalogError, Severity)>;
 
 /// Evaluates `checks` against every target whose provider matches; `on_done`
-/// is called once per (check, target) pair, from any thread.
+/// is called once per (check, target) pair with the check id and how long it
+/// took, from any thread.
 pub fn evaluate(
     engine: &ScriptEngine,
     checks: &BTreeMap<String, PlannedCheck>,
     check_providers: &BTreeMap<String, String>,
     targets: &[TargetFacts],
     limits: &Limits,
-    on_done: &(dyn Fn() + Sync),
+    on_done: &(dyn Fn(&str, std::time::Duration) + Sync),
 ) -> Vec<Finding> {
-    let script_facts: Vec<Arc<ScriptFacts>> = targets
-        .iter()
-        .map(|target| {
-            let keys = checks.values().filter_map(|c| c.as_ref().ok()).flat_map(|c| c.check.meta.facts.iter());
-            Arc::new(ScriptFacts::from_store(&target.facts, keys))
-        })
-        .collect();
+    let keys: std::collections::BTreeSet<&crate::facts::FactKey> =
+        checks.values().filter_map(|c| c.as_ref().ok()).flat_map(|c| c.check.meta.facts.iter()).collect();
+    let script_facts: Vec<Arc<ScriptFacts>> =
+        targets.iter().map(|target| Arc::new(ScriptFacts::from_store(&target.facts, keys.iter().copied()))).collect();
     let pairs: Vec<(&String, &PlannedCheck, usize)> = checks
         .iter()
         .flat_map(|(id, check)| {
@@ -56,6 +54,7 @@ pub fn evaluate(
         .par_iter()
         .flat_map_iter(|(id, check, index)| {
             let target = &targets[*index];
+            let started = std::time::Instant::now();
             let findings = match check {
                 Ok(compiled) => {
                     let outcome = engine.run(compiled, script_facts[*index].clone(), limits.max_duration);
@@ -65,7 +64,7 @@ pub fn evaluate(
                     vec![error_finding(id, *severity, &target.name, &target.name, format!("check could not be loaded: {problem}"), Vec::new())]
                 }
             };
-            on_done();
+            on_done(id, started.elapsed());
             findings
         })
         .collect();

@@ -240,3 +240,33 @@ impl FindingBuilder {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_builder_refuses_incomplete_findings() {
+        let base = || Finding::builder("c", Severity::Low, "host");
+        assert_eq!(base().status(Status::Pass).message("m").build(), Err(FindingError::MissingResource));
+        assert_eq!(base().resource(" ").status(Status::Pass).message("m").build(), Err(FindingError::MissingResource));
+        assert_eq!(base().resource("r").message("m").build(), Err(FindingError::MissingStatus));
+        assert_eq!(base().resource("r").status(Status::Fail).build(), Err(FindingError::MissingMessage));
+        assert_eq!(
+            base().resource("r").status(Status::Waived).message("m").build(),
+            Err(FindingError::ReservedStatus(Status::Waived))
+        );
+        let ok = base().resource("r").status(Status::Fail).message("m").build().expect("complete");
+        assert_eq!((ok.check_id.as_str(), ok.target.as_str(), ok.status), ("c", "host", Status::Fail));
+    }
+
+    #[test]
+    fn statuses_and_severities_parse_and_order() {
+        assert_eq!("not_applicable".parse::<Status>(), Ok(Status::NotApplicable));
+        assert!("bogus".parse::<Status>().is_err());
+        assert!(Severity::Critical > Severity::High && Severity::Low > Severity::Info);
+        assert!(Status::Fail.rollup_rank() > Status::Error.rollup_rank());
+        assert!(Status::Error.rollup_rank() > Status::Pass.rollup_rank());
+        assert!(Status::Pass.rollup_rank() > Status::NotApplicable.rollup_rank());
+    }
+}

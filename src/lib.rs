@@ -17,6 +17,11 @@ pub mod settings;
 
 use std::io::IsTerminal;
 
+/// The heap allocator, wrapped so that script evaluations can be held to a
+/// memory budget (see `script::Limits::max_memory`).
+#[global_allocator]
+pub static ALLOCATOR: cap::Cap<std::alloc::System> = cap::Cap::new(std::alloc::System, usize::MAX);
+
 use cli::{Cli, Command};
 
 /// A problem that stops the run before or after evaluation (exit code 2).

@@ -176,3 +176,80 @@ fn roll_up(
     };
     ControlResult { control_id: control.id.clone(), status, reason, severity, targets, findings: indices }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn finding(check: &str, target: &str, status: Status, severity: Severity) -> Finding {
+        Finding::builder(check, severity, target).resource("r").status(status).message("m").build().expect("valid finding")
+    }
+
+    fn results(findings: Vec<Finding>) -> RunResults {
+        let mut finding_counts = Counts::default();
+        for f in &findings {
+            finding_counts.add(f.status);
+        }
+        RunResults { findings, benchmarks: Vec::new(), control_counts: Counts::default(), finding_counts }
+    }
+
+    #[test]
+    fn exit_code_follows_the_threshold_and_errors_win() {
+        let low_fail = results(vec![finding("a", "h", Status::Fail, Severity::Low)]);
+        assert_eq!(exit_code(&low_fail, FailOn::AtLeast(Severity::Low), 0), 1);
+        assert_eq!(exit_code(&low_fail, FailOn::AtLeast(Severity::High), 0), 0);
+        assert_eq!(exit_code(&low_fail, FailOn::Never, 0), 0);
+        assert_eq!(exit_code(&low_fail, FailOn::Never, 1), 2, "a content problem makes the run incomplete");
+        let with_error = results(vec![
+            finding("a", "h", Status::Fail, Severity::Critical),
+            finding("b", "h", Status::Error, Severity::Low),
+        ]);
+        assert_eq!(exit_code(&with_error, FailOn::AtLeast(Severity::Low), 0), 2);
+        let clean = results(vec![finding("a", "h", Status::Pass, Severity::High)]);
+        assert_eq!(exit_code(&clean, FailOn::AtLeast(Severity::Info), 0), 0);
+    }
+
+    #[test]
+    fn roll_up_prefers_fail_then_error_then_pass() {
+        let control = Control {
+            id: "1.1".to_owned(),
+            title: "t".to_owned(),
+            profiles: Vec::new(),
+            assessment: Assessment::Automated,
+            checks: vec!["a".to_owned(), "b".to_owned()],
+            guidance: None,
+            line: 1,
+        };
+        let findings = vec![
+            finding("a", "h1", Status::Pass, Severity::Low),
+            finding("b", "h1", Status::Error, Severity::High),
+            finding("a", "h2", Status::Fail, Severity::Low),
+            finding("b", "h2", Status::NotApplicable, Severity::High),
+        ];
+        let mut by_check: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+        for (i, f) in findings.iter().enumerate() {
+            by_check.entry(f.check_id.as_str()).or_default().push(i);
+        }
+        let severities = BTreeMap::from([("a".to_owned(), Severity::Low), ("b".to_owned(), Severity::High)]);
+        let result = roll_up(&control, &findings, &by_check, &severities);
+        assert_eq!(result.status, Status::Fail);
+        assert_eq!(result.targets["h1"], Status::Error);
+        assert_eq!(result.targets["h2"], Status::Fail);
+        assert_eq!(result.severity, Some(Severity::High));
+        assert_eq!(result.findings.len(), 4);
+
+        let manual = Control { checks: Vec::new(), ..control };
+        let result = roll_up(&manual, &findings, &by_check, &severities);
+        assert_eq!((result.status, result.reason.as_deref()), (Status::Manual, Some(NOT_YET_AUTOMATED)));
+    }
+
+    #[test]
+    fn pass_rate_counts_errors_against() {
+        let mut counts = Counts::default();
+        for status in [Status::Pass, Status::Pass, Status::Fail, Status::Error, Status::Manual, Status::NotApplicable] {
+            counts.add(status);
+        }
+        assert_eq!(counts.pass_rate(), Some(0.5));
+        assert_eq!(Counts::default().pass_rate(), None);
+    }
+}

@@ -35,6 +35,7 @@ pub struct AuditSettings {
     pub limits: Limits,
     pub progress_bar: bool,
     pub quiet: bool,
+    pub timings: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -110,6 +111,7 @@ impl AuditSettings {
             limits,
             progress_bar: stderr_is_terminal && !args.no_progress && !args.quiet,
             quiet: args.quiet,
+            timings: args.timings,
         })
     }
 

@@ -240,7 +240,15 @@ pub fn templates(dir: Option<&Path>) -> Result<tera::Tera, ReportError> {
         };
         tera.add_raw_template(name, &text).map_err(|err| template_error(name, &err))?;
     }
+    tera.register_filter("without_fences", without_fences);
     Ok(tera)
+}
+
+/// Drops Markdown code-fence lines (```sh) from text shown preformatted.
+fn without_fences(value: &tera::Value, _: &std::collections::HashMap<String, tera::Value>) -> tera::Result<tera::Value> {
+    let text = tera::try_get_value!("without_fences", "value", String, value);
+    let kept: Vec<&str> = text.lines().filter(|line| !line.trim_start().starts_with("```")).collect();
+    Ok(tera::Value::String(kept.join("\n")))
 }
 
 fn template_error(name: &str, err: &tera::Error) -> ReportError {

@@ -19,16 +19,20 @@ impl ScriptFacts {
     /// Converts the facts of `keys` from the store; a key the store lacks is
     /// unavailable ("not collected").
     pub fn from_store<'k>(store: &FactStore, keys: impl IntoIterator<Item = &'k FactKey>) -> Self {
-        let mut values = BTreeMap::new();
-        for key in keys {
-            let value = match store.get(key).map(|fact| &fact.value) {
-                Some(FactValue::Available { value }) => rhai::serde::to_dynamic(value)
-                    .map_err(|err| format!("fact {key} cannot be given to scripts: {err}")),
-                Some(FactValue::Unavailable { reason }) => Err(reason.clone()),
-                None => Err("this fact was not collected for this target".to_owned()),
-            };
-            values.insert(key.clone(), value);
-        }
+        use rayon::prelude::*;
+        let keys: std::collections::BTreeSet<&FactKey> = keys.into_iter().collect();
+        let values = keys
+            .into_par_iter()
+            .map(|key| {
+                let value = match store.get(key).map(|fact| &fact.value) {
+                    Some(FactValue::Available { value }) => rhai::serde::to_dynamic(value)
+                        .map_err(|err| format!("fact {key} cannot be given to scripts: {err}")),
+                    Some(FactValue::Unavailable { reason }) => Err(reason.clone()),
+                    None => Err("this fact was not collected for this target".to_owned()),
+                };
+                (key.clone(), value)
+            })
+            .collect::<BTreeMap<_, _>>();
         Self { values }
     }
 }
@@ -64,6 +68,13 @@ impl FactsHandle {
     }
 
     fn get(&mut self, key: &str) -> Result<Dynamic, Box<EvalAltResult>> {
+        self.get_at(key, rhai::Array::new())
+    }
+
+    /// The value at `path` (map keys and array indices) inside a fact, or
+    /// `()` when the path leads nowhere. Only that value is copied, not the
+    /// whole fact: `facts.get("host.packages", ["installed", "sudo"])`.
+    fn get_at(&mut self, key: &str, path: rhai::Array) -> Result<Dynamic, Box<EvalAltResult>> {
         let key = FactKey::new(key);
         let mut reads = self.reads.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         if !self.declared.contains(&key) {
@@ -73,18 +84,13 @@ impl FactsHandle {
         if !reads.read.contains(&key) {
             reads.read.push(key.clone());
         }
-        match self.facts.values.get(&key) {
-            Some(Ok(value)) => Ok(value.clone()),
-            Some(Err(reason)) => {
-                reads.problems.push(FactProblem::Unavailable { key: key.clone(), reason: reason.clone() });
-                Err(runtime_error(format!("fact '{key}' is unavailable: {reason}")))
-            }
-            None => {
-                let reason = "this fact was not collected for this target".to_owned();
-                reads.problems.push(FactProblem::Unavailable { key: key.clone(), reason: reason.clone() });
-                Err(runtime_error(format!("fact '{key}' is unavailable: {reason}")))
-            }
-        }
+        let reason = match self.facts.values.get(&key) {
+            Some(Ok(value)) => return Ok(descend(value, &path)),
+            Some(Err(reason)) => reason.clone(),
+            None => "this fact was not collected for this target".to_owned(),
+        };
+        reads.problems.push(FactProblem::Unavailable { key: key.clone(), reason: reason.clone() });
+        Err(runtime_error(format!("fact '{key}' is unavailable: {reason}")))
     }
 
     /// The facts read, in first-read order, and the failed reads.
@@ -103,6 +109,21 @@ pub struct ScriptFinding {
     pub observed: Option<Dynamic>,
 }
 
+fn descend(value: &Dynamic, path: &[Dynamic]) -> Dynamic {
+    let Some((step, rest)) = path.split_first() else {
+        return value.clone();
+    };
+    if let Some(map) = value.read_lock::<rhai::Map>() {
+        let Ok(name) = step.clone().into_immutable_string() else { return Dynamic::UNIT };
+        return map.get(name.as_str()).map_or(Dynamic::UNIT, |inner| descend(inner, rest));
+    }
+    if let Some(array) = value.read_lock::<rhai::Array>() {
+        let Ok(index) = step.as_int() else { return Dynamic::UNIT };
+        return usize::try_from(index).ok().and_then(|i| array.get(i)).map_or(Dynamic::UNIT, |inner| descend(inner, rest));
+    }
+    Dynamic::UNIT
+}
+
 fn runtime_error(message: String) -> Box<EvalAltResult> {
     Box::new(EvalAltResult::ErrorRuntime(message.into(), Position::NONE))
 }
@@ -113,7 +134,10 @@ fn octal(mode: &str) -> Result<rhai::INT, Box<EvalAltResult>> {
 
 /// Registers the fact accessor, the finding constructors and the pure helpers.
 pub fn register(engine: &mut Engine) {
-    engine.register_type_with_name::<FactsHandle>("Facts").register_fn("get", FactsHandle::get);
+    engine
+        .register_type_with_name::<FactsHandle>("Facts")
+        .register_fn("get", FactsHandle::get)
+        .register_fn("get", FactsHandle::get_at);
     engine.register_type_with_name::<ScriptFinding>("Finding");
     engine.register_fn("to_string", |f: &mut ScriptFinding| format!("{}: {} ({})", f.status, f.resource, f.message));
 
@@ -136,5 +160,62 @@ pub fn register(engine: &mut Engine) {
     engine.register_fn("octal", |mode: ImmutableString| octal(&mode));
     engine.register_fn("mode_exceeds", |mode: ImmutableString, max: ImmutableString| {
         Ok::<_, Box<EvalAltResult>>(octal(&mode)? & !octal(&max)? != 0)
+    });
+}
+
+/// Replaces the built-in functions that allocate in proportion to an
+/// argument in one operation (`pad`, `blob`), which the per-operation memory
+/// check would only see after the allocation, with versions that refuse a
+/// size beyond the memory budget first.
+pub fn guard_bulk_allocations(engine: &mut Engine, max_memory: usize) {
+    // A lower bound on the bytes one element or character takes.
+    const ELEMENT_BYTES: usize = 16;
+    let too_large = move |len: rhai::INT, what: &str| -> Result<(), Box<EvalAltResult>> {
+        let len = usize::try_from(len).unwrap_or(0);
+        if len.saturating_mul(ELEMENT_BYTES) > max_memory {
+            return Err(runtime_error(format!("{what} of {len} elements exceeds the script memory limit")));
+        }
+        Ok(())
+    };
+    engine.register_fn("pad", move |array: &mut rhai::Array, len: rhai::INT, item: Dynamic| {
+        too_large(len, "pad")?;
+        let len = usize::try_from(len).unwrap_or(0);
+        if array.len() < len {
+            array.resize(len, item);
+        }
+        Ok::<_, Box<EvalAltResult>>(())
+    });
+    engine.register_fn("pad", move |text: &mut ImmutableString, len: rhai::INT, character: char| {
+        too_large(len, "pad")?;
+        let len = usize::try_from(len).unwrap_or(0);
+        let count = text.chars().count();
+        if count < len {
+            let mut padded = text.to_string();
+            padded.extend(std::iter::repeat_n(character, len - count));
+            *text = padded.into();
+        }
+        Ok::<_, Box<EvalAltResult>>(())
+    });
+    engine.register_fn("pad", move |text: &mut ImmutableString, len: rhai::INT, filler: ImmutableString| {
+        too_large(len, "pad")?;
+        let len = usize::try_from(len).unwrap_or(0);
+        let mut padded = text.to_string();
+        let mut count = padded.chars().count();
+        while count < len && !filler.is_empty() {
+            for c in filler.chars().take(len - count) {
+                padded.push(c);
+                count += 1;
+            }
+        }
+        *text = padded.into();
+        Ok::<_, Box<EvalAltResult>>(())
+    });
+    engine.register_fn("blob", move |len: rhai::INT| {
+        too_large(len, "blob")?;
+        Ok::<_, Box<EvalAltResult>>(vec![0_u8; usize::try_from(len).unwrap_or(0)])
+    });
+    engine.register_fn("blob", move |len: rhai::INT, value: rhai::INT| {
+        too_large(len, "blob")?;
+        Ok::<_, Box<EvalAltResult>>(vec![(value & 0xff) as u8; usize::try_from(len).unwrap_or(0)])
     });
 }

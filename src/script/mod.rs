@@ -26,9 +26,11 @@ pub struct Limits {
     pub max_call_levels: usize,
     pub max_expr_depth: usize,
     pub max_function_expr_depth: usize,
-    pub max_string_size: usize,
-    pub max_array_size: usize,
-    pub max_map_size: usize,
+    /// Heap growth allowed to one evaluation, in bytes: bounds every string,
+    /// array and map a script builds. (Rhai's own size limits re-measure a
+    /// container after every operation on it, which makes ordinary loops over
+    /// a large host quadratic; the budget costs one atomic read per operation.)
+    pub max_memory: usize,
     pub max_duration: Duration,
 }
 
@@ -39,16 +41,21 @@ impl Default for Limits {
             max_call_levels: 32,
             max_expr_depth: 64,
             max_function_expr_depth: 64,
-            max_string_size: 4 * 1024 * 1024,
-            max_array_size: 1_000_000,
-            max_map_size: 1_000_000,
+            max_memory: 512 * 1024 * 1024,
             max_duration: Duration::from_secs(10),
         }
     }
 }
 
+/// The limits of the evaluation running on this thread.
+#[derive(Clone, Copy)]
+struct Budget {
+    deadline: Instant,
+    heap_ceiling: usize,
+}
+
 thread_local! {
-    static DEADLINE: Cell<Option<Instant>> = const { Cell::new(None) };
+    static BUDGET: Cell<Option<Budget>> = const { Cell::new(None) };
 }
 
 /// How often (in operations) the wall-clock limit is looked at.
@@ -93,6 +100,7 @@ pub struct Outcome {
 
 pub struct ScriptEngine {
     engine: Engine,
+    max_memory: usize,
     preludes: BTreeMap<String, Result<AST, CatalogError>>,
 }
 
@@ -104,7 +112,7 @@ impl ScriptEngine {
             .iter()
             .map(|(provider, files)| (provider.clone(), compile_prelude(&engine, files)))
             .collect();
-        Self { engine, preludes }
+        Self { engine, preludes, max_memory: limits.max_memory }
     }
 
     /// Compiles a check merged with its provider's prelude, and checks the
@@ -135,10 +143,14 @@ impl ScriptEngine {
     pub fn run(&self, compiled: &CompiledCheck, facts: Arc<ScriptFacts>, max_duration: Duration) -> Outcome {
         let handle = FactsHandle::new(facts, compiled.declared.clone());
         let options = CallFnOptions::new().eval_ast(false).rewind_scope(true);
-        DEADLINE.with(|d| d.set(Some(Instant::now() + max_duration)));
+        let budget = Budget {
+            deadline: Instant::now() + max_duration,
+            heap_ceiling: crate::ALLOCATOR.allocated().saturating_add(self.max_memory),
+        };
+        BUDGET.with(|b| b.set(Some(budget)));
         let result =
             self.engine.call_fn_with_options::<Dynamic>(options, &mut Scope::new(), &compiled.ast, ENTRY, (handle.clone(),));
-        DEADLINE.with(|d| d.set(None));
+        BUDGET.with(|b| b.set(None));
         let (facts_read, fact_problems) = handle.take_reads();
         let path = &compiled.check.path;
         let (findings, failure) = match result {
@@ -167,23 +179,28 @@ fn hardened_engine(limits: &Limits) -> Engine {
         .set_max_operations(limits.max_operations)
         .set_max_call_levels(limits.max_call_levels)
         .set_max_expr_depths(limits.max_expr_depth, limits.max_function_expr_depth)
-        .set_max_string_size(limits.max_string_size)
-        .set_max_array_size(limits.max_array_size)
-        .set_max_map_size(limits.max_map_size)
         .set_max_modules(0)
         .set_module_resolver(rhai::module_resolvers::DummyModuleResolver::new())
         .set_strict_variables(true)
         .disable_symbol("eval");
     engine.on_print(|_| {});
     engine.on_debug(|_, _, _| {});
-    engine.on_progress(|operations| {
-        if operations % CLOCK_CHECK_INTERVAL != 0 {
-            return None;
+    let max_memory_mib = limits.max_memory / (1024 * 1024);
+    engine.on_progress(move |operations| {
+        let budget = BUDGET.with(Cell::get)?;
+        // The heap is process-wide: another evaluation running at the same
+        // time counts too, which can only stop a script early, never let one
+        // run past the budget.
+        if crate::ALLOCATOR.allocated() > budget.heap_ceiling {
+            return Some(Dynamic::from(format!("the script exceeded its memory limit ({max_memory_mib} MiB)")));
         }
-        let expired = DEADLINE.with(|d| d.get().is_some_and(|deadline| Instant::now() > deadline));
-        expired.then(|| Dynamic::from("the script exceeded its time limit"))
+        if operations % CLOCK_CHECK_INTERVAL == 0 && Instant::now() > budget.deadline {
+            return Some(Dynamic::from("the script exceeded its time limit"));
+        }
+        None
     });
     api::register(&mut engine);
+    api::guard_bulk_allocations(&mut engine, limits.max_memory);
     engine
 }
 

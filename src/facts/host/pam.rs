@@ -114,9 +114,11 @@ fn pam_words(line: &str) -> Vec<String> {
     words
 }
 
+/// libpwquality reads the drop-ins first and the main file last, so a setting
+/// in pwquality.conf wins over the same setting in pwquality.conf.d.
 pub(super) fn collect_pwquality(probe: &mut Probe<'_>) -> Collected {
-    let mut paths = vec![PWQUALITY_CONF.to_string()];
-    paths.extend(text::drop_in_files(probe, &[PWQUALITY_DIR], ".conf")?);
+    let mut paths = text::drop_in_files(probe, &[PWQUALITY_DIR], ".conf")?;
+    paths.push(PWQUALITY_CONF.to_string());
     collect_settings_files(probe, &paths)
 }
 
@@ -235,13 +237,13 @@ garbage only\n\
     }
 
     #[test]
-    fn pwquality_drop_ins_override_the_main_file() {
+    fn pwquality_main_file_overrides_the_drop_ins() {
         let transport = FakeTransport::new()
             .file(PWQUALITY_CONF, "minlen = 8\nminclass = 3\n")
             .file("/etc/security/pwquality.conf.d/50-cis.conf", "minlen = 14\n")
             .file("/etc/security/pwquality.conf.d/10-early.conf", "minlen = 10\nretry = 3\n");
         let value = collect_pwquality(&mut Probe::new(&transport)).unwrap();
-        assert_eq!(value, json!({ "minlen": "14", "minclass": "3", "retry": "3" }));
+        assert_eq!(value, json!({ "minlen": "8", "retry": "3", "minclass": "3" }));
         let absent = FakeTransport::new();
         assert_eq!(collect_faillock(&mut Probe::new(&absent)).unwrap(), json!({}));
     }
