@@ -55,6 +55,18 @@ assessment = "automated"
 checks = ["linux_test_unavailable"]
 
 [[controls]]
+id = "1.9"
+title = "Builds an ever larger string"
+assessment = "automated"
+checks = ["linux_test_memory"]
+
+[[controls]]
+id = "1.10"
+title = "Asks for a huge array at once"
+assessment = "automated"
+checks = ["linux_test_bulk"]
+
+[[controls]]
 id = "1.8"
 title = "Manual"
 assessment = "manual"
@@ -77,6 +89,10 @@ pub fn content() -> tempfile::TempDir {
         + "\nfn check(facts) { [pass(\"x\", \"y\")] }\n";
     let unavailable = front("linux_test_unavailable", "\"host.shadow\"")
         + "\nfn check(facts) {\n    try { facts.get(\"host.shadow\"); } catch { }\n    [pass(\"x\", \"it was fine, trust me\")]\n}\n";
+    let memory = front("linux_test_memory", "\"host.sysctl\"")
+        + "\nfn check(facts) {\n    let s = \"xxxxxxxx\";\n    loop { s += s; }\n}\n";
+    let bulk = front("linux_test_bulk", "\"host.sysctl\"")
+        + "\nfn check(facts) {\n    let a = [];\n    a.pad(100000000000, 0);\n    [pass(\"x\", \"y\")]\n}\n";
     let broken_benchmark = "id = \"broken\"\ntitle = \"x\"\nversion = = \"1\"\n";
     let dup_a = front("linux_test_dup", "\"host.sysctl\"") + "\nfn check(facts) { [pass(\"x\", \"y\")] }\n";
     scratch(&[
@@ -88,6 +104,8 @@ pub fn content() -> tempfile::TempDir {
         ("checks/linux/test/linux_test_throws.rhai", &throws),
         ("checks/linux/test/linux_test_unknown_key.rhai", &unknown),
         ("checks/linux/test/linux_test_unavailable.rhai", &unavailable),
+        ("checks/linux/test/linux_test_memory.rhai", &memory),
+        ("checks/linux/test/linux_test_bulk.rhai", &bulk),
         ("checks/linux/a/linux_test_dup.rhai", &dup_a),
         ("checks/linux/b/linux_test_dup.rhai", &dup_a),
     ])
@@ -137,7 +155,7 @@ fn broken_checks_become_errors_and_the_rest_is_evaluated() {
     let report = support::read_json(&dir.path().join("posture-report/report.json"));
     assert_eq!(support::control_status(&report, "1.1"), "pass");
     assert_eq!(support::control_status(&report, "1.8"), "manual");
-    for control in ["1.2", "1.3", "1.4", "1.5", "1.6", "1.7"] {
+    for control in ["1.2", "1.3", "1.4", "1.5", "1.6", "1.7", "1.9", "1.10"] {
         assert_eq!(support::control_status(&report, control), "error", "control {control}");
     }
     let messages = |c| support::control_messages(&report, c);
@@ -147,6 +165,8 @@ fn broken_checks_become_errors_and_the_rest_is_evaluated() {
     assert!(messages("1.5").contains("unknown field `colour`"), "{}", messages("1.5"));
     assert!(messages("1.6").contains("does not exist"), "{}", messages("1.6"));
     assert!(messages("1.7").contains("/etc/shadow: permission denied"), "{}", messages("1.7"));
+    assert!(messages("1.9").contains("memory limit"), "{}", messages("1.9"));
+    assert!(messages("1.10").contains("memory limit"), "{}", messages("1.10"));
 }
 
 #[test]
