@@ -85,11 +85,15 @@ pub fn run(settings: &AuditSettings) -> Result<u8, Fatal> {
             durations.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push((took, check.to_owned()));
         }
     };
-    let findings = evaluate::evaluate(&engine, &planned, &check_providers, &targets, &settings.limits, &on_done);
+    let findings = evaluate::evaluate(&catalog.preludes, &planned, &check_providers, &targets, &settings.limits, &on_done);
     progress.finish();
     phase.done("evaluate");
     let mut durations = durations.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
     durations.sort_by(|a, b| b.0.cmp(&a.0));
+    let total: f64 = durations.iter().map(|d| d.0.as_secs_f64()).sum();
+    if settings.timings {
+        eprintln!("posture: timing:   all checks together: {total:.3} s of evaluation");
+    }
     for (took, check) in durations.iter().take(10) {
         eprintln!("posture: timing:   {check}: {:.3} s", took.as_secs_f64());
     }

@@ -3,11 +3,11 @@
 //! unavailable fact) gives `error` findings; nothing here aborts the run.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use rayon::prelude::*;
 
-use crate::catalog::CatalogError;
+use crate::catalog::{CatalogError, PreludeFile};
 use crate::facts::FactStore;
 use crate::finding::{Finding, Severity};
 use crate::script::{CompiledCheck, FactProblem, Limits, Outcome, ScriptEngine, ScriptFacts};
@@ -28,7 +28,7 @@ pub type PlannedCheck = Result<CompiledCheck, (CatalogError, Severity)>;
 /// is called once per (check, target) pair with the check id and how long it
 /// took, from any thread.
 pub fn evaluate(
-    engine: &ScriptEngine,
+    preludes: &BTreeMap<String, Vec<PreludeFile>>,
     checks: &BTreeMap<String, PlannedCheck>,
     check_providers: &BTreeMap<String, String>,
     targets: &[TargetFacts],
@@ -37,8 +37,22 @@ pub fn evaluate(
 ) -> Vec<Finding> {
     let keys: std::collections::BTreeSet<&crate::facts::FactKey> =
         checks.values().filter_map(|c| c.as_ref().ok()).flat_map(|c| c.check.meta.facts.iter()).collect();
-    let script_facts: Vec<Arc<ScriptFacts>> =
-        targets.iter().map(|target| Arc::new(ScriptFacts::from_store(&target.facts, keys.iter().copied()))).collect();
+    // Each worker thread gets its own engine, compiled checks and script copy
+    // of the facts, made on first use: scripts copy and drop fact values and
+    // script constants all the time, and sharing one copy across threads makes
+    // the threads fight over its reference counts (two threads were no faster
+    // than one). The checks were compiled once already, so any compile problem
+    // has been reported; this is the same source compiled again.
+    let threads = rayon::current_num_threads() + 1;
+    let workers: Vec<OnceLock<Worker>> = (0..threads).map(|_| OnceLock::new()).collect();
+    let worker = || -> &Worker {
+        let thread = rayon::current_thread_index().map_or(threads - 1, |t| t.min(threads - 1));
+        workers[thread].get_or_init(|| Worker {
+            engine: ScriptEngine::new(limits, preludes),
+            checks: checks.keys().map(|id| (id.clone(), OnceLock::new())).collect(),
+            facts: targets.iter().map(|_| OnceLock::new()).collect(),
+        })
+    };
     let pairs: Vec<(&String, &PlannedCheck, usize)> = checks
         .iter()
         .flat_map(|(id, check)| {
@@ -57,7 +71,12 @@ pub fn evaluate(
             let started = std::time::Instant::now();
             let findings = match check {
                 Ok(compiled) => {
-                    let outcome = engine.run(compiled, script_facts[*index].clone(), limits.max_duration);
+                    let worker = worker();
+                    let own = worker.checks.get(*id).and_then(|slot| slot.get_or_init(|| worker.engine.compile(&compiled.check).ok()).as_ref());
+                    let facts = worker.facts[*index]
+                        .get_or_init(|| Arc::new(ScriptFacts::from_store(&target.facts, keys.iter().copied())))
+                        .clone();
+                    let outcome = worker.engine.run(own.unwrap_or(compiled), facts, limits.max_duration);
                     findings_of_outcome(compiled, &target.name, outcome)
                 }
                 Err((problem, severity)) => {
@@ -70,6 +89,13 @@ pub fn evaluate(
         .collect();
     findings.sort_by(|a, b| (&a.check_id, &a.target, &a.resource).cmp(&(&b.check_id, &b.target, &b.resource)));
     findings
+}
+
+/// What one worker thread evaluates with.
+struct Worker {
+    engine: ScriptEngine,
+    checks: BTreeMap<String, OnceLock<Option<CompiledCheck>>>,
+    facts: Vec<OnceLock<Arc<ScriptFacts>>>,
 }
 
 fn findings_of_outcome(compiled: &CompiledCheck, target: &str, outcome: Outcome) -> Vec<Finding> {
@@ -104,7 +130,7 @@ fn findings_of_outcome(compiled: &CompiledCheck, target: &str, outcome: Outcome)
     findings
         .into_iter()
         .map(|finding| {
-            let observed = finding.observed.and_then(|value| rhai::serde::from_dynamic::<serde_json::Value>(&value).ok());
+            let observed = finding.observed.as_ref().map(crate::script::values::to_json);
             Finding::builder(&meta.id, meta.severity, target)
                 .resource(finding.resource)
                 .status(finding.status)

@@ -17,10 +17,11 @@ pub mod settings;
 
 use std::io::IsTerminal;
 
-/// The heap allocator, wrapped so that script evaluations can be held to a
-/// memory budget (see `script::Limits::max_memory`).
+/// The heap allocator (mimalloc: scripts allocate many small values from
+/// several threads at once), wrapped so that script evaluations can be held
+/// to a memory budget (see `script::Limits::max_memory`).
 #[global_allocator]
-pub static ALLOCATOR: cap::Cap<std::alloc::System> = cap::Cap::new(std::alloc::System, usize::MAX);
+pub static ALLOCATOR: cap::Cap<mimalloc::MiMalloc> = cap::Cap::new(mimalloc::MiMalloc, usize::MAX);
 
 use cli::{Cli, Command};
 

@@ -19,14 +19,12 @@ impl ScriptFacts {
     /// Converts the facts of `keys` from the store; a key the store lacks is
     /// unavailable ("not collected").
     pub fn from_store<'k>(store: &FactStore, keys: impl IntoIterator<Item = &'k FactKey>) -> Self {
-        use rayon::prelude::*;
         let keys: std::collections::BTreeSet<&FactKey> = keys.into_iter().collect();
         let values = keys
-            .into_par_iter()
+            .into_iter()
             .map(|key| {
                 let value = match store.get(key).map(|fact| &fact.value) {
-                    Some(FactValue::Available { value }) => rhai::serde::to_dynamic(value)
-                        .map_err(|err| format!("fact {key} cannot be given to scripts: {err}")),
+                    Some(FactValue::Available { value }) => Ok(super::values::to_script(value)),
                     Some(FactValue::Unavailable { reason }) => Err(reason.clone()),
                     None => Err("this fact was not collected for this target".to_owned()),
                 };

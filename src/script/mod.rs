@@ -3,6 +3,7 @@
 //! target's facts, turning every script fault into a positioned error.
 
 pub mod api;
+pub mod values;
 
 use std::cell::Cell;
 use std::collections::BTreeMap;
@@ -200,6 +201,7 @@ fn hardened_engine(limits: &Limits) -> Engine {
         None
     });
     api::register(&mut engine);
+    values::register(&mut engine);
     api::guard_bulk_allocations(&mut engine, limits.max_memory);
     engine
 }

@@ -169,3 +169,33 @@ fn a_check_with_unavailable_facts_gives_only_errors() {
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
+
+#[test]
+fn a_script_that_changes_a_fact_value_changes_only_its_own_copy() {
+    let front = |id: &str| {
+        format!("//! id = \"{id}\"\n//! title = \"t\"\n//! severity = \"low\"\n//! resource_type = \"user\"\n//! facts = [\"host.users\"]\n//! rationale = \"r\"\n//! remediation = \"m\"\n")
+    };
+    let writer = front("linux_test_writer")
+        + "\nfn check(facts) {\n    let users = facts.get(\"host.users\");\n    users[0].name = \"mallory\";\n    users[0][\"uid\"] = 0;\n    users.push(#{ name: \"extra\" });\n    [pass(\"x\", users[0].name)]\n}\n";
+    let reader = front("linux_test_reader")
+        + "\nfn check(facts) {\n    let users = facts.get(\"host.users\");\n    [pass(\"x\", `${users[0].name} ${users[0].uid} ${users.len()}`)]\n}\n";
+    let dir = crate::support::scratch(&[
+        ("checks/linux/test/linux_test_writer.rhai", &writer),
+        ("checks/linux/test/linux_test_reader.rhai", &reader),
+    ]);
+    let catalog = Catalog::load_dirs_only(&[dir.path().to_path_buf()]).expect("loads");
+    let engine = ScriptEngine::new(&Limits::default(), &catalog.preludes);
+    let users = serde_json::json!([{ "name": "alice", "uid": 1000 }]);
+    let store: FactStore = [Fact::available(FactKey::new("host.users"), users, FactSource::Recorded { origin: "test".to_owned() })]
+        .into_iter()
+        .collect();
+    let facts = Arc::new(ScriptFacts::from_store(&store, [FactKey::new("host.users")].iter()));
+    let run = |id: &str| {
+        let compiled = engine.compile(&catalog.checks[id]).expect("compiles");
+        let outcome = engine.run(&compiled, facts.clone(), Limits::default().max_duration);
+        assert!(outcome.failure.is_none(), "{:?}", outcome.failure);
+        outcome.findings[0].message.clone()
+    };
+    assert_eq!(run("linux_test_writer"), "mallory");
+    assert_eq!(run("linux_test_reader"), "alice 1000 1", "the writer's changes leaked into the fact");
+}
