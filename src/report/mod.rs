@@ -179,10 +179,12 @@ pub fn build(catalog: &Catalog, plan: &Plan<'_>, results: &RunResults, targets: 
             )
         })
         .collect();
+    // The facts the selected checks read: the evidence of this report. A
+    // bundle may hold more; those stay in the bundle.
     let facts = targets
         .iter()
         .flat_map(|t| {
-            t.facts.iter().map(|fact| FactRecord {
+            t.facts.iter().filter(|fact| plan.facts.contains(&fact.key)).map(|fact| FactRecord {
                 target: t.name.clone(),
                 key: fact.key.to_string(),
                 state: match fact.value {
@@ -198,11 +200,12 @@ pub fn build(catalog: &Catalog, plan: &Plan<'_>, results: &RunResults, targets: 
     let report_targets = targets
         .iter()
         .map(|t| {
-            let unavailable = t.facts.iter().filter(|f| f.unavailable_reason().is_some()).count();
+            let used: Vec<_> = t.facts.iter().filter(|fact| plan.facts.contains(&fact.key)).collect();
+            let unavailable = used.iter().filter(|f| f.unavailable_reason().is_some()).count();
             Target {
                 name: t.name.clone(),
                 provider: t.provider.clone(),
-                facts_available: t.facts.len() - unavailable,
+                facts_available: used.len() - unavailable,
                 facts_unavailable: unavailable,
             }
         })

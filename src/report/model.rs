@@ -26,7 +26,8 @@ pub struct Report {
     pub benchmarks: Vec<BenchmarkReport>,
     /// Every check that ran, by id: what it judges and its version.
     pub checks: BTreeMap<String, CheckInfo>,
-    /// Every fact of every target: how and when it was obtained (values are in the fact bundle).
+    /// Every fact the selected checks read, per target: how and when it was
+    /// obtained (values are in the fact bundle).
     pub facts: Vec<FactRecord>,
     /// Content problems (file:line:column) found while loading the catalog.
     pub problems: Vec<String>,
