@@ -40,7 +40,8 @@ pub fn run(settings: &AuditSettings) -> Result<u8, Fatal> {
     let (targets, facts_origin) = match &settings.facts {
         FactsInput::Bundle(path) => {
             let bundle = Bundle::read(path).map_err(|e| Fatal::Setup(e.to_string()))?;
-            let name = path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned());
+            let name =
+                path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned());
             (bundle.into_targets(), format!("bundle:{name}"))
         }
         FactsInput::LocalHost => {
@@ -71,7 +72,11 @@ pub fn run(settings: &AuditSettings) -> Result<u8, Fatal> {
     let check_providers: BTreeMap<String, String> = plan
         .benchmarks
         .iter()
-        .flat_map(|b| b.controls.iter().flat_map(move |c| c.checks.iter().map(move |id| (id.clone(), b.benchmark.provider.clone()))))
+        .flat_map(|b| {
+            b.controls
+                .iter()
+                .flat_map(move |c| c.checks.iter().map(move |id| (id.clone(), b.benchmark.provider.clone())))
+        })
         .collect();
     let pairs: u64 = planned
         .keys()
@@ -85,11 +90,12 @@ pub fn run(settings: &AuditSettings) -> Result<u8, Fatal> {
             durations.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push((took, check.to_owned()));
         }
     };
-    let findings = evaluate::evaluate(&catalog.preludes, &planned, &check_providers, &targets, &settings.limits, &on_done);
+    let findings =
+        evaluate::evaluate(&catalog.preludes, &planned, &check_providers, &targets, &settings.limits, &on_done);
     progress.finish();
     phase.done("evaluate");
     let mut durations = durations.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
-    durations.sort_by(|a, b| b.0.cmp(&a.0));
+    durations.sort_by_key(|d| std::cmp::Reverse(d.0));
     let total: f64 = durations.iter().map(|d| d.0.as_secs_f64()).sum();
     if settings.timings {
         eprintln!("posture: timing:   all checks together: {total:.3} s of evaluation");
@@ -124,11 +130,17 @@ pub fn run(settings: &AuditSettings) -> Result<u8, Fatal> {
 
 /// Compiles every check the selected controls name; a check that is missing
 /// or broken becomes an error for its controls, not a fatal problem.
-fn compile_plan(catalog: &Catalog, plan: &crate::catalog::plan::Plan<'_>, engine: &ScriptEngine) -> BTreeMap<String, PlannedCheck> {
+fn compile_plan(
+    catalog: &Catalog,
+    plan: &crate::catalog::plan::Plan<'_>,
+    engine: &ScriptEngine,
+) -> BTreeMap<String, PlannedCheck> {
     let referenced: BTreeSet<(&str, &str)> = plan
         .benchmarks
         .iter()
-        .flat_map(|b| b.controls.iter().flat_map(move |c| c.checks.iter().map(move |id| (id.as_str(), b.benchmark.path.as_str()))))
+        .flat_map(|b| {
+            b.controls.iter().flat_map(move |c| c.checks.iter().map(move |id| (id.as_str(), b.benchmark.path.as_str())))
+        })
         .collect();
     referenced
         .into_iter()
@@ -147,7 +159,12 @@ fn compile_plan(catalog: &Catalog, plan: &crate::catalog::plan::Plan<'_>, engine
         .collect()
 }
 
-fn write_reports(settings: &AuditSettings, tera: &tera::Tera, report: &model::Report, progress: &Progress) -> Result<(), Fatal> {
+fn write_reports(
+    settings: &AuditSettings,
+    tera: &tera::Tera,
+    report: &model::Report,
+    progress: &Progress,
+) -> Result<(), Fatal> {
     for format in &settings.formats {
         let (file, contents) = match format {
             Format::Json => ("report.json", report::to_json(report)),
@@ -171,7 +188,6 @@ fn summary_line(report: &model::Report) -> String {
         c.total, c.pass, c.fail, c.error, c.not_applicable, c.manual, report.run.exit_code
     )
 }
-
 
 /// The target's name: its host name, or `localhost` when it cannot be read.
 fn host_name(transport: &dyn Transport) -> String {

@@ -72,7 +72,10 @@ pub fn evaluate(
             let findings = match check {
                 Ok(compiled) => {
                     let worker = worker();
-                    let own = worker.checks.get(*id).and_then(|slot| slot.get_or_init(|| worker.engine.compile(&compiled.check).ok()).as_ref());
+                    let own = worker
+                        .checks
+                        .get(*id)
+                        .and_then(|slot| slot.get_or_init(|| worker.engine.compile(&compiled.check).ok()).as_ref());
                     let facts = worker.facts[*index]
                         .get_or_init(|| Arc::new(ScriptFacts::from_store(&target.facts, keys.iter().copied())))
                         .clone();
@@ -80,7 +83,14 @@ pub fn evaluate(
                     findings_of_outcome(compiled, &target.name, outcome)
                 }
                 Err((problem, severity)) => {
-                    vec![error_finding(id, *severity, &target.name, &target.name, format!("check could not be loaded: {problem}"), Vec::new())]
+                    vec![error_finding(
+                        id,
+                        *severity,
+                        &target.name,
+                        &target.name,
+                        format!("check could not be loaded: {problem}"),
+                        Vec::new(),
+                    )]
                 }
             };
             on_done(id, started.elapsed());
@@ -118,14 +128,24 @@ fn findings_of_outcome(compiled: &CompiledCheck, target: &str, outcome: Outcome)
                     meta.severity,
                     target,
                     &format!("fact {key}"),
-                    format!("check bug: it reads fact {key}, which its front block does not declare ({})", compiled.check.path),
+                    format!(
+                        "check bug: it reads fact {key}, which its front block does not declare ({})",
+                        compiled.check.path
+                    ),
                     Vec::new(),
                 ),
             })
             .collect();
     }
     if let Some(failure) = failure {
-        return vec![error_finding(&meta.id, meta.severity, target, target, format!("check failed: {failure}"), facts_read)];
+        return vec![error_finding(
+            &meta.id,
+            meta.severity,
+            target,
+            target,
+            format!("check failed: {failure}"),
+            facts_read,
+        )];
     }
     findings
         .into_iter()
@@ -139,7 +159,14 @@ fn findings_of_outcome(compiled: &CompiledCheck, target: &str, outcome: Outcome)
                 .evidence(facts_read.clone())
                 .build()
                 .unwrap_or_else(|err| {
-                    error_finding(&meta.id, meta.severity, target, target, format!("check bug: {err} ({})", compiled.check.path), facts_read.clone())
+                    error_finding(
+                        &meta.id,
+                        meta.severity,
+                        target,
+                        target,
+                        format!("check bug: {err} ({})", compiled.check.path),
+                        facts_read.clone(),
+                    )
                 })
         })
         .collect()

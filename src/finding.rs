@@ -10,9 +10,7 @@ use serde::{Deserialize, Serialize};
 use crate::facts::FactKey;
 
 /// The verdict of a finding or the roll-up of a control.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
     Pass,
@@ -64,17 +62,14 @@ impl FromStr for Status {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Status::ALL
-            .into_iter()
-            .find(|status| status.as_str() == s)
-            .ok_or_else(|| format!("unknown status '{s}' (expected one of pass, fail, error, not_applicable, manual, waived)"))
+        Status::ALL.into_iter().find(|status| status.as_str() == s).ok_or_else(|| {
+            format!("unknown status '{s}' (expected one of pass, fail, error, not_applicable, manual, waived)")
+        })
     }
 }
 
 /// How much a failing check matters; ordered from least to most.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Severity {
     Info,

@@ -65,14 +65,21 @@ pub fn explain(args: &ExplainArgs) -> Result<(String, u8), Fatal> {
         let _ = writeln!(out, "{} — {}\n", m.id, m.title);
         let _ = writeln!(out, "severity:      {}", m.severity);
         let _ = writeln!(out, "resource type: {}", m.resource_type);
-        let _ = writeln!(out, "facts:         {}", m.facts.iter().map(|k| k.to_string()).collect::<Vec<_>>().join(", "));
+        let _ =
+            writeln!(out, "facts:         {}", m.facts.iter().map(|k| k.to_string()).collect::<Vec<_>>().join(", "));
         let _ = writeln!(out, "file:          {} (sha256 {})", check.path, &check.sha256[..16]);
         let controls: Vec<String> = catalog
             .benchmarks
             .values()
-            .flat_map(|b| b.controls.iter().filter(|c| c.checks.contains(&m.id)).map(move |c| format!("{}:{}", b.id, c.id)))
+            .flat_map(|b| {
+                b.controls.iter().filter(|c| c.checks.contains(&m.id)).map(move |c| format!("{}:{}", b.id, c.id))
+            })
             .collect();
-        let _ = writeln!(out, "controls:      {}", if controls.is_empty() { "(none)".to_owned() } else { controls.join(", ") });
+        let _ = writeln!(
+            out,
+            "controls:      {}",
+            if controls.is_empty() { "(none)".to_owned() } else { controls.join(", ") }
+        );
         let _ = writeln!(out, "\nRationale\n{}\n\nRemediation\n{}", m.rationale, m.remediation);
         if !m.references.is_empty() {
             let _ = writeln!(out, "\nReferences");
@@ -108,7 +115,11 @@ pub fn explain(args: &ExplainArgs) -> Result<(String, u8), Fatal> {
         for id in &c.checks {
             match catalog.checks.get(id) {
                 Some(check) => {
-                    let _ = writeln!(out, "\ncheck {id} ({}) — {}\n{}", check.meta.severity, check.meta.title, check.meta.remediation);
+                    let _ = writeln!(
+                        out,
+                        "\ncheck {id} ({}) — {}\n{}",
+                        check.meta.severity, check.meta.title, check.meta.remediation
+                    );
                 }
                 None => {
                     let _ = writeln!(out, "\ncheck {id}: MISSING");
@@ -118,7 +129,10 @@ pub fn explain(args: &ExplainArgs) -> Result<(String, u8), Fatal> {
         out.push('\n');
     }
     if !found {
-        return Err(Fatal::Setup(format!("'{}' is neither a check id nor a control id of any benchmark (see `posture list`)", args.id)));
+        return Err(Fatal::Setup(format!(
+            "'{}' is neither a check id nor a control id of any benchmark (see `posture list`)",
+            args.id
+        )));
     }
     Ok((out, 0))
 }

@@ -95,9 +95,10 @@ pub fn exit_code(results: &RunResults, fail_on: FailOn, content_problems: usize)
     if results.finding_counts.error > 0 || content_problems > 0 {
         return 2;
     }
-    let failing = results.findings.iter().any(|f| {
-        f.status == Status::Fail && matches!(fail_on, FailOn::AtLeast(threshold) if f.severity >= threshold)
-    });
+    let failing = results
+        .findings
+        .iter()
+        .any(|f| f.status == Status::Fail && matches!(fail_on, FailOn::AtLeast(threshold) if f.severity >= threshold));
     u8::from(failing)
 }
 
@@ -172,7 +173,9 @@ fn roll_up(
     let status = targets.values().copied().max_by_key(|s| s.rollup_rank());
     let (status, reason) = match status {
         Some(status) => (status, None),
-        None => (Status::Error, Some("no target of this benchmark's kind was audited, so nothing was evaluated".to_owned())),
+        None => {
+            (Status::Error, Some("no target of this benchmark's kind was audited, so nothing was evaluated".to_owned()))
+        }
     };
     ControlResult { control_id: control.id.clone(), status, reason, severity, targets, findings: indices }
 }
@@ -182,7 +185,12 @@ mod tests {
     use super::*;
 
     fn finding(check: &str, target: &str, status: Status, severity: Severity) -> Finding {
-        Finding::builder(check, severity, target).resource("r").status(status).message("m").build().expect("valid finding")
+        Finding::builder(check, severity, target)
+            .resource("r")
+            .status(status)
+            .message("m")
+            .build()
+            .expect("valid finding")
     }
 
     fn results(findings: Vec<Finding>) -> RunResults {

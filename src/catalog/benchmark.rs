@@ -111,10 +111,14 @@ struct RawControl {
 /// the control keeps the reference, and evaluation reports it as an error.
 pub fn parse(path: &str, expected_id: &str, text: &str) -> Result<(Benchmark, Vec<CatalogError>), CatalogError> {
     let raw: RawBenchmark = toml::from_str(text).map_err(|err| error::from_toml(path, text, &err, 0, 0))?;
-    let at = |span: std::ops::Range<usize>, message: String| CatalogError::new(path, message).at_offset(text, span.start);
+    let at =
+        |span: std::ops::Range<usize>, message: String| CatalogError::new(path, message).at_offset(text, span.start);
     let mut problems = Vec::new();
     if raw.id.get_ref() != expected_id {
-        problems.push(at(raw.id.span(), format!("id '{}' differs from the file name '{expected_id}.toml'", raw.id.get_ref())));
+        problems.push(at(
+            raw.id.span(),
+            format!("id '{}' differs from the file name '{expected_id}.toml'", raw.id.get_ref()),
+        ));
     }
     let mut section_ids = BTreeSet::new();
     let mut sections = Vec::new();
@@ -136,7 +140,8 @@ pub fn parse(path: &str, expected_id: &str, text: &str) -> Result<(Benchmark, Ve
         }
         let head = id.split('.').next().unwrap_or_default();
         if !section_ids.contains(head) {
-            problems.push(at(control.id.span(), format!("control '{id}' is under no listed top-level section ('{head}')")));
+            problems
+                .push(at(control.id.span(), format!("control '{id}' is under no listed top-level section ('{head}')")));
         }
         if control.assessment == Assessment::Manual && !control.checks.is_empty() {
             problems.push(at(control.id.span(), format!("control '{id}' is manual but lists checks")));

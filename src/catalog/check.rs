@@ -76,9 +76,12 @@ pub fn parse(
         }
     }
     let Some(first_line) = first_line else {
-        return Err(vec![CatalogError::new(path, "missing front block: a check starts with `//!` lines holding its metadata as TOML")
-            .at(1, 1)
-            .for_check(expected_id)]);
+        return Err(vec![CatalogError::new(
+            path,
+            "missing front block: a check starts with `//!` lines holding its metadata as TOML",
+        )
+        .at(1, 1)
+        .for_check(expected_id)]);
     };
     let raw: RawCheckMeta = toml::from_str(&toml_text).map_err(|err| {
         vec![error::from_toml(path, &toml_text, &err, first_line, FRONT_PREFIX.len() + 1).for_check(expected_id)]
@@ -92,9 +95,12 @@ pub fn parse(
     if raw.id.get_ref() != expected_id {
         let (line, column) = position(raw.id.span());
         problems.push(
-            CatalogError::new(path, format!("id '{}' differs from the file name '{expected_id}.rhai'", raw.id.get_ref()))
-                .at(line, column)
-                .for_check(expected_id),
+            CatalogError::new(
+                path,
+                format!("id '{}' differs from the file name '{expected_id}.rhai'", raw.id.get_ref()),
+            )
+            .at(line, column)
+            .for_check(expected_id),
         );
     }
     if !is_check_id(expected_id) {
@@ -115,13 +121,18 @@ pub fn parse(
             );
         } else if facts.contains(&key) {
             let (line, column) = position(fact.span());
-            problems.push(CatalogError::new(path, format!("fact '{key}' is listed twice")).at(line, column).for_check(expected_id));
+            problems.push(
+                CatalogError::new(path, format!("fact '{key}' is listed twice"))
+                    .at(line, column)
+                    .for_check(expected_id),
+            );
         } else {
             facts.push(key);
         }
     }
     if facts.is_empty() && problems.is_empty() {
-        problems.push(CatalogError::new(path, "`facts` is empty: a check judges collected facts").for_check(expected_id));
+        problems
+            .push(CatalogError::new(path, "`facts` is empty: a check judges collected facts").for_check(expected_id));
     }
     if !problems.is_empty() {
         return Err(problems);

@@ -75,7 +75,13 @@ fn floor_char_boundary(s: &str, mut index: usize) -> usize {
 
 /// A TOML parse error as a positioned catalog error. `line_shift` and
 /// `column_shift` map a position in `toml_text` back into the file it came from.
-pub fn from_toml(path: &str, toml_text: &str, err: &toml::de::Error, line_shift: usize, column_shift: usize) -> CatalogError {
+pub fn from_toml(
+    path: &str,
+    toml_text: &str,
+    err: &toml::de::Error,
+    line_shift: usize,
+    column_shift: usize,
+) -> CatalogError {
     let message = err.message().trim().lines().map(str::trim).collect::<Vec<_>>().join("; ");
     match err.span() {
         Some(span) => {

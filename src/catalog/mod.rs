@@ -78,8 +78,11 @@ impl Catalog {
                 if let Some(id) = check_stem(&relative) {
                     if let Some(previous) = layer_check_ids.insert(id.to_owned(), file.display_path.clone()) {
                         catalog.problems.push(
-                            CatalogError::new(&file.display_path, format!("duplicate check id '{id}': also defined in {previous}"))
-                                .for_check(id),
+                            CatalogError::new(
+                                &file.display_path,
+                                format!("duplicate check id '{id}': also defined in {previous}"),
+                            )
+                            .for_check(id),
                         );
                         continue;
                     }
@@ -136,7 +139,9 @@ impl Catalog {
                 for check_id in &control.checks {
                     let problem = match self.checks.get(check_id) {
                         None if self.problems.iter().any(|p| p.check.as_deref() == Some(check_id.as_str())) => None,
-                        None => Some(format!("control '{}' maps to check '{check_id}', which does not exist", control.id)),
+                        None => {
+                            Some(format!("control '{}' maps to check '{check_id}', which does not exist", control.id))
+                        }
                         Some(check) if check.provider != benchmark.provider => Some(format!(
                             "control '{}' maps to check '{check_id}' of provider '{}', but the benchmark is for '{}'",
                             control.id, check.provider, benchmark.provider
@@ -144,7 +149,8 @@ impl Catalog {
                         Some(_) => None,
                     };
                     if let Some(message) = problem {
-                        self.problems.push(CatalogError::new(&benchmark.path, message).at(control.line, 1).for_check(check_id));
+                        self.problems
+                            .push(CatalogError::new(&benchmark.path, message).at(control.line, 1).for_check(check_id));
                     }
                 }
             }
@@ -199,7 +205,8 @@ fn dir_files(root: &Path) -> Result<BTreeMap<String, ContentFile>, CatalogError>
         let entries = std::fs::read_dir(&dir)
             .map_err(|err| CatalogError::new(dir.display().to_string(), format!("cannot read directory: {err}")))?;
         for entry in entries {
-            let entry = entry.map_err(|err| CatalogError::new(dir.display().to_string(), format!("cannot read directory: {err}")))?;
+            let entry = entry
+                .map_err(|err| CatalogError::new(dir.display().to_string(), format!("cannot read directory: {err}")))?;
             let path = entry.path();
             if path.is_dir() {
                 stack.push(path);

@@ -97,7 +97,9 @@ impl Catalog {
             let controls: Vec<&Control> = benchmark
                 .controls
                 .iter()
-                .filter(|c| selection.controls.is_empty() || selection.controls.iter().any(|p| p.matches(&benchmark.id, &c.id)))
+                .filter(|c| {
+                    selection.controls.is_empty() || selection.controls.iter().any(|p| p.matches(&benchmark.id, &c.id))
+                })
                 .filter(|c| !selection.skip.iter().any(|p| p.matches(&benchmark.id, &c.id)))
                 .collect();
             benchmarks.push(PlannedBenchmark { benchmark, controls });
@@ -113,7 +115,8 @@ impl Catalog {
             .flat_map(|b| b.controls.iter().flat_map(|c| c.checks.iter().cloned()))
             .filter(|id| self.checks.contains_key(id))
             .collect();
-        let facts = checks.iter().filter_map(|id| self.checks.get(id)).flat_map(|c| c.meta.facts.iter().cloned()).collect();
+        let facts =
+            checks.iter().filter_map(|id| self.checks.get(id)).flat_map(|c| c.meta.facts.iter().cloned()).collect();
         Ok(Plan { benchmarks, checks, facts })
     }
 }

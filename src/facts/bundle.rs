@@ -52,14 +52,19 @@ impl Bundle {
             recorded_at: Utc::now(),
             targets: targets
                 .iter()
-                .map(|t| BundleTarget { name: t.name.clone(), provider: t.provider.clone(), facts: t.facts.iter().cloned().collect() })
+                .map(|t| BundleTarget {
+                    name: t.name.clone(),
+                    provider: t.provider.clone(),
+                    facts: t.facts.iter().cloned().collect(),
+                })
                 .collect(),
         }
     }
 
     pub fn read(path: &Path) -> Result<Self, BundleError> {
         let display = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|source| BundleError::Read { path: display.clone(), source })?;
+        let text =
+            std::fs::read_to_string(path).map_err(|source| BundleError::Read { path: display.clone(), source })?;
         Self::parse(&display, &text)
     }
 
@@ -95,7 +100,11 @@ impl Bundle {
     pub fn into_targets(self) -> Vec<TargetFacts> {
         self.targets
             .into_iter()
-            .map(|t| TargetFacts { name: t.name, provider: t.provider, facts: t.facts.into_iter().collect::<FactStore>() })
+            .map(|t| TargetFacts {
+                name: t.name,
+                provider: t.provider,
+                facts: t.facts.into_iter().collect::<FactStore>(),
+            })
             .collect()
     }
 

@@ -96,12 +96,7 @@ impl Fact {
     }
 
     pub fn unavailable(key: FactKey, reason: impl Into<String>, source: FactSource) -> Self {
-        Self {
-            key,
-            value: FactValue::Unavailable { reason: reason.into() },
-            source,
-            collected_at: Utc::now(),
-        }
+        Self { key, value: FactValue::Unavailable { reason: reason.into() }, source, collected_at: Utc::now() }
     }
 
     pub fn unavailable_reason(&self) -> Option<&str> {

@@ -72,7 +72,13 @@ fn round4(value: f64) -> f64 {
 }
 
 /// Builds the report model of a run.
-pub fn build(catalog: &Catalog, plan: &Plan<'_>, results: &RunResults, targets: &[TargetFacts], info: RunInfo) -> Report {
+pub fn build(
+    catalog: &Catalog,
+    plan: &Plan<'_>,
+    results: &RunResults,
+    targets: &[TargetFacts],
+    info: RunInfo,
+) -> Report {
     let mut benchmarks = Vec::new();
     let mut used_checks = std::collections::BTreeSet::new();
     for (planned, result) in plan.benchmarks.iter().zip(&results.benchmarks) {
@@ -248,7 +254,10 @@ pub fn templates(dir: Option<&Path>) -> Result<tera::Tera, ReportError> {
 }
 
 /// Drops Markdown code-fence lines (```sh) from text shown preformatted.
-fn without_fences(value: &tera::Value, _: &std::collections::HashMap<String, tera::Value>) -> tera::Result<tera::Value> {
+fn without_fences(
+    value: &tera::Value,
+    _: &std::collections::HashMap<String, tera::Value>,
+) -> tera::Result<tera::Value> {
     let text = tera::try_get_value!("without_fences", "value", String, value);
     let kept: Vec<&str> = text.lines().filter(|line| !line.trim_start().starts_with("```")).collect();
     Ok(tera::Value::String(kept.join("\n")))

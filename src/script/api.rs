@@ -117,7 +117,10 @@ fn descend(value: &Dynamic, path: &[Dynamic]) -> Dynamic {
     }
     if let Some(array) = value.read_lock::<rhai::Array>() {
         let Ok(index) = step.as_int() else { return Dynamic::UNIT };
-        return usize::try_from(index).ok().and_then(|i| array.get(i)).map_or(Dynamic::UNIT, |inner| descend(inner, rest));
+        return usize::try_from(index)
+            .ok()
+            .and_then(|i| array.get(i))
+            .map_or(Dynamic::UNIT, |inner| descend(inner, rest));
     }
     Dynamic::UNIT
 }
@@ -147,7 +150,12 @@ pub fn register(engine: &mut Engine) {
             observed: None,
         });
         engine.register_fn(name, move |resource: ImmutableString, message: ImmutableString, observed: Dynamic| {
-            ScriptFinding { status, resource: resource.to_string(), message: message.to_string(), observed: Some(observed) }
+            ScriptFinding {
+                status,
+                resource: resource.to_string(),
+                message: message.to_string(),
+                observed: Some(observed),
+            }
         });
     }
     constructors(engine, "pass", Status::Pass);

@@ -109,10 +109,8 @@ impl ScriptEngine {
     /// Builds the engine and compiles each provider's prelude.
     pub fn new(limits: &Limits, preludes: &BTreeMap<String, Vec<PreludeFile>>) -> Self {
         let engine = hardened_engine(limits);
-        let preludes = preludes
-            .iter()
-            .map(|(provider, files)| (provider.clone(), compile_prelude(&engine, files)))
-            .collect();
+        let preludes =
+            preludes.iter().map(|(provider, files)| (provider.clone(), compile_prelude(&engine, files))).collect();
         Self { engine, preludes, max_memory: limits.max_memory }
     }
 
@@ -149,8 +147,13 @@ impl ScriptEngine {
             heap_ceiling: crate::ALLOCATOR.allocated().saturating_add(self.max_memory),
         };
         BUDGET.with(|b| b.set(Some(budget)));
-        let result =
-            self.engine.call_fn_with_options::<Dynamic>(options, &mut Scope::new(), &compiled.ast, ENTRY, (handle.clone(),));
+        let result = self.engine.call_fn_with_options::<Dynamic>(
+            options,
+            &mut Scope::new(),
+            &compiled.ast,
+            ENTRY,
+            (handle.clone(),),
+        );
         BUDGET.with(|b| b.set(None));
         let (facts_read, fact_problems) = handle.take_reads();
         let path = &compiled.check.path;
@@ -212,7 +215,11 @@ fn compile_prelude(engine: &Engine, files: &[PreludeFile]) -> Result<AST, Catalo
     for file in files {
         let mut ast = engine.compile(&file.source).map_err(|err| {
             let (line, column) = position(err.position());
-            positioned(CatalogError::new(&file.path, format!("syntax error in prelude: {}", err.err_type())), line, column)
+            positioned(
+                CatalogError::new(&file.path, format!("syntax error in prelude: {}", err.err_type())),
+                line,
+                column,
+            )
         })?;
         ast.set_source(file.path.as_str());
         for function in ast.iter_functions() {
@@ -220,7 +227,10 @@ fn compile_prelude(engine: &Engine, files: &[PreludeFile]) -> Result<AST, Catalo
             if let Some(previous) = owners.insert(signature.clone(), file.path.clone()) {
                 return Err(CatalogError::new(
                     &file.path,
-                    format!("prelude function '{}' ({} parameters) is also defined in {previous}", signature.0, signature.1),
+                    format!(
+                        "prelude function '{}' ({} parameters) is also defined in {previous}",
+                        signature.0, signature.1
+                    ),
                 ));
             }
         }

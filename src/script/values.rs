@@ -96,8 +96,12 @@ pub fn register(engine: &mut Engine) {
         .register_fn("values", |r: &mut Record| r.0.values().cloned().collect::<rhai::Array>())
         .register_fn("contains", |r: &mut Record, key: &str| r.0.contains_key(key))
         .register_fn("to_map", |r: &mut Record| (*r.0).clone())
-        .register_fn("==", |a: &mut Record, b: Record| Arc::ptr_eq(&a.0, &b.0) || map_to_json(&a.0) == map_to_json(&b.0))
-        .register_fn("!=", |a: &mut Record, b: Record| !(Arc::ptr_eq(&a.0, &b.0) || map_to_json(&a.0) == map_to_json(&b.0)))
+        .register_fn("==", |a: &mut Record, b: Record| {
+            Arc::ptr_eq(&a.0, &b.0) || map_to_json(&a.0) == map_to_json(&b.0)
+        })
+        .register_fn("!=", |a: &mut Record, b: Record| {
+            !(Arc::ptr_eq(&a.0, &b.0) || map_to_json(&a.0) == map_to_json(&b.0))
+        })
         .register_fn("to_string", |r: &mut Record| map_to_json(&r.0).to_string())
         .register_fn("to_debug", |r: &mut Record| map_to_json(&r.0).to_string());
 }

@@ -85,7 +85,8 @@ pub fn content() -> tempfile::TempDir {
     let syntax = front("linux_test_syntax", "\"host.sysctl\"") + "\nfn check(facts) {\n    let x = ;\n}\n";
     let forever = front("linux_test_forever", "\"host.sysctl\"") + "\nfn check(facts) {\n    loop { }\n}\n";
     let throws = front("linux_test_throws", "\"host.sysctl\"") + "\nfn check(facts) {\n    throw \"boom\";\n}\n";
-    let unknown = front("linux_test_unknown_key", "\"host.sysctl\"").replace("//! title", "//! colour = \"red\"\n//! title")
+    let unknown = front("linux_test_unknown_key", "\"host.sysctl\"")
+        .replace("//! title", "//! colour = \"red\"\n//! title")
         + "\nfn check(facts) { [pass(\"x\", \"y\")] }\n";
     let unavailable = front("linux_test_unavailable", "\"host.shadow\"")
         + "\nfn check(facts) {\n    try { facts.get(\"host.shadow\"); } catch { }\n    [pass(\"x\", \"it was fine, trust me\")]\n}\n";
@@ -149,7 +150,19 @@ fn broken_checks_become_errors_and_the_rest_is_evaluated() {
     std::fs::write(dir.path().join("facts.json"), BUNDLE).expect("bundle");
     let out = posture(
         dir.path(),
-        &["audit", "--content", ".", "--benchmark", "test-bench", "--facts", "facts.json", "--max-operations", "100000", "--format", "json"],
+        &[
+            "audit",
+            "--content",
+            ".",
+            "--benchmark",
+            "test-bench",
+            "--facts",
+            "facts.json",
+            "--max-operations",
+            "100000",
+            "--format",
+            "json",
+        ],
     );
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     let report = support::read_json(&dir.path().join("posture-report/report.json"));
@@ -161,7 +174,11 @@ fn broken_checks_become_errors_and_the_rest_is_evaluated() {
     let messages = |c| support::control_messages(&report, c);
     assert!(messages("1.2").contains("syntax error"), "{}", messages("1.2"));
     assert!(messages("1.3").contains("operation limit"), "{}", messages("1.3"));
-    assert!(messages("1.4").contains("linux_test_throws.rhai:10:5") && messages("1.4").contains("boom"), "{}", messages("1.4"));
+    assert!(
+        messages("1.4").contains("linux_test_throws.rhai:10:5") && messages("1.4").contains("boom"),
+        "{}",
+        messages("1.4")
+    );
     assert!(messages("1.5").contains("unknown field `colour`"), "{}", messages("1.5"));
     assert!(messages("1.6").contains("does not exist"), "{}", messages("1.6"));
     assert!(messages("1.7").contains("/etc/shadow: permission denied"), "{}", messages("1.7"));
@@ -175,8 +192,23 @@ fn a_runaway_script_is_stopped_by_the_time_limit_too() {
     std::fs::write(dir.path().join("facts.json"), BUNDLE).expect("bundle");
     let out = posture(
         dir.path(),
-        &["audit", "--content", ".", "--benchmark", "test-bench", "--controls", "1.3", "--facts", "facts.json",
-          "--max-operations", "100000000000", "--script-timeout", "1", "--format", "json"],
+        &[
+            "audit",
+            "--content",
+            ".",
+            "--benchmark",
+            "test-bench",
+            "--controls",
+            "1.3",
+            "--facts",
+            "facts.json",
+            "--max-operations",
+            "100000000000",
+            "--script-timeout",
+            "1",
+            "--format",
+            "json",
+        ],
     );
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     let report = support::read_json(&dir.path().join("posture-report/report.json"));
@@ -195,5 +227,8 @@ fn write_bad_content_for_inspection() {
     let dir = content();
     std::fs::write(dir.path().join("facts.json"), BUNDLE).expect("bundle");
     let _ = std::fs::remove_dir_all("/tmp/posture-bad-content");
-    std::process::Command::new("cp").args(["-r", dir.path().to_str().expect("p"), "/tmp/posture-bad-content"]).status().expect("cp");
+    std::process::Command::new("cp")
+        .args(["-r", dir.path().to_str().expect("p"), "/tmp/posture-bad-content"])
+        .status()
+        .expect("cp");
 }

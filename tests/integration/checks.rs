@@ -56,7 +56,11 @@ fn load() -> (Catalog, ScriptEngine) {
     (catalog, engine)
 }
 
-fn run_case(engine: &ScriptEngine, compiled: &posture::script::CompiledCheck, store: &FactStore) -> Vec<(String, Status, String)> {
+fn run_case(
+    engine: &ScriptEngine,
+    compiled: &posture::script::CompiledCheck,
+    store: &FactStore,
+) -> Vec<(String, Status, String)> {
     let facts = Arc::new(ScriptFacts::from_store(store, compiled.check.meta.facts.iter()));
     let outcome = engine.run(compiled, facts, Limits::default().max_duration);
     if let Some(failure) = outcome.failure {
@@ -111,7 +115,10 @@ fn every_check_matches_its_fixture() {
         for case in &fixture.cases {
             for key in case.facts.keys() {
                 if !check.meta.facts.iter().any(|k| k.as_str() == key) {
-                    problems.push(format!("{id} / {}: fixture gives fact '{key}', which the check does not declare", case.name));
+                    problems.push(format!(
+                        "{id} / {}: fixture gives fact '{key}', which the check does not declare",
+                        case.name
+                    ));
                 }
             }
             let store = store_of(case, &check.meta.facts);
@@ -139,7 +146,12 @@ fn every_check_matches_its_fixture() {
             }
         }
     }
-    assert!(problems.is_empty(), "{} problem(s) in {evaluated} evaluated cases:\n{}", problems.len(), problems.join("\n"));
+    assert!(
+        problems.is_empty(),
+        "{} problem(s) in {evaluated} evaluated cases:\n{}",
+        problems.len(),
+        problems.join("\n")
+    );
     assert!(only.is_some() || evaluated > 0, "no check was evaluated");
 }
 
@@ -153,7 +165,9 @@ fn a_check_with_unavailable_facts_gives_only_errors() {
             .meta
             .facts
             .iter()
-            .map(|key| Fact::unavailable(key.clone(), "permission denied", FactSource::Recorded { origin: "test".to_owned() }))
+            .map(|key| {
+                Fact::unavailable(key.clone(), "permission denied", FactSource::Recorded { origin: "test".to_owned() })
+            })
             .collect();
         let facts = Arc::new(ScriptFacts::from_store(&store, check.meta.facts.iter()));
         let outcome = engine.run(&compiled, facts, Limits::default().max_duration);
@@ -186,9 +200,10 @@ fn a_script_that_changes_a_fact_value_changes_only_its_own_copy() {
     let catalog = Catalog::load_dirs_only(&[dir.path().to_path_buf()]).expect("loads");
     let engine = ScriptEngine::new(&Limits::default(), &catalog.preludes);
     let users = serde_json::json!([{ "name": "alice", "uid": 1000 }]);
-    let store: FactStore = [Fact::available(FactKey::new("host.users"), users, FactSource::Recorded { origin: "test".to_owned() })]
-        .into_iter()
-        .collect();
+    let store: FactStore =
+        [Fact::available(FactKey::new("host.users"), users, FactSource::Recorded { origin: "test".to_owned() })]
+            .into_iter()
+            .collect();
     let facts = Arc::new(ScriptFacts::from_store(&store, [FactKey::new("host.users")].iter()));
     let run = |id: &str| {
         let compiled = engine.compile(&catalog.checks[id]).expect("compiles");

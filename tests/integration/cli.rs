@@ -49,7 +49,10 @@ fn assert_consistent_reports(out: &Path) {
     for id in all_control_ids(&report) {
         assert!(html.contains(&format!(">{id}</span>")), "control {id} missing from report.html");
     }
-    assert!(!html.contains("http://") && !html.contains("https://") || !html.contains("<link"), "HTML must not load external assets");
+    assert!(
+        !html.contains("http://") && !html.contains("https://") || !html.contains("<link"),
+        "HTML must not load external assets"
+    );
     let markdown = std::fs::read_to_string(out.join("summary.md")).expect("md");
     assert!(markdown.contains("| section | pass | fail |"), "{markdown}");
 }
@@ -91,7 +94,10 @@ fn audit_of_the_sample_bundle_fails_with_exit_1() {
     assert_eq!(support::control_status(&report, "5.1.20"), "fail");
     assert_eq!(support::control_status(&report, "1.2.1.1"), "manual");
 
-    let none = posture(dir.path(), &["audit", "--facts", bundle.to_str().expect("path"), "--out", "n", "--fail-on", "none", "--format", "json"]);
+    let none = posture(
+        dir.path(),
+        &["audit", "--facts", bundle.to_str().expect("path"), "--out", "n", "--fail-on", "none", "--format", "json"],
+    );
     assert_eq!(none.status.code(), Some(0), "{}", stderr(&none));
 }
 
@@ -101,7 +107,19 @@ fn control_selection_and_formats() {
     let bundle = support::sample_bundle();
     let out = posture(
         dir.path(),
-        &["audit", "--facts", bundle.to_str().expect("path"), "--controls", "5.1.*", "--skip", "5.1.20", "--format", "json,md", "--out", "sel"],
+        &[
+            "audit",
+            "--facts",
+            bundle.to_str().expect("path"),
+            "--controls",
+            "5.1.*",
+            "--skip",
+            "5.1.20",
+            "--format",
+            "json,md",
+            "--out",
+            "sel",
+        ],
     );
     assert!(out.status.code().is_some(), "{}", stderr(&out));
     assert!(dir.path().join("sel/report.json").is_file() && dir.path().join("sel/summary.md").is_file());
@@ -141,7 +159,11 @@ fn list_and_explain() {
     let checks = posture(&root, &["list", "checks"]);
     assert!(stdout(&checks).contains("linux_sshd_root_login_disabled"));
     let check = posture(&root, &["explain", "linux_sshd_root_login_disabled"]);
-    assert!(stdout(&check).contains("Remediation") && stdout(&check).contains("cis-debian-linux-12:5.1.20"), "{}", stdout(&check));
+    assert!(
+        stdout(&check).contains("Remediation") && stdout(&check).contains("cis-debian-linux-12:5.1.20"),
+        "{}",
+        stdout(&check)
+    );
     let control = posture(&root, &["explain", "5.1.20"]);
     assert!(stdout(&control).contains("PermitRootLogin"), "{}", stdout(&control));
     let unknown = posture(&root, &["explain", "nope"]);

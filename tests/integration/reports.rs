@@ -38,9 +38,17 @@ fn digits(bytes: &[u8], at: usize, n: usize) -> bool {
 
 /// `2026-11-22T23:39:12.123456Z` or `...+00:00`.
 fn timestamp_at(b: &[u8], i: usize) -> Option<usize> {
-    if !(digits(b, i, 4) && b.get(i + 4) == Some(&b'-') && digits(b, i + 5, 2) && b.get(i + 7) == Some(&b'-') && digits(b, i + 8, 2)
-        && b.get(i + 10) == Some(&b'T') && digits(b, i + 11, 2) && b.get(i + 13) == Some(&b':') && digits(b, i + 14, 2)
-        && b.get(i + 16) == Some(&b':') && digits(b, i + 17, 2))
+    if !(digits(b, i, 4)
+        && b.get(i + 4) == Some(&b'-')
+        && digits(b, i + 5, 2)
+        && b.get(i + 7) == Some(&b'-')
+        && digits(b, i + 8, 2)
+        && b.get(i + 10) == Some(&b'T')
+        && digits(b, i + 11, 2)
+        && b.get(i + 13) == Some(&b':')
+        && digits(b, i + 14, 2)
+        && b.get(i + 16) == Some(&b':')
+        && digits(b, i + 17, 2))
     {
         return None;
     }
@@ -53,7 +61,11 @@ fn timestamp_at(b: &[u8], i: usize) -> Option<usize> {
     }
     if b.get(j) == Some(&b'Z') {
         j += 1;
-    } else if matches!(b.get(j), Some(b'+') | Some(b'-')) && digits(b, j + 1, 2) && b.get(j + 3) == Some(&b':') && digits(b, j + 4, 2) {
+    } else if matches!(b.get(j), Some(b'+') | Some(b'-'))
+        && digits(b, j + 1, 2)
+        && b.get(j + 3) == Some(&b':')
+        && digits(b, j + 4, 2)
+    {
         j += 6;
     }
     Some(j - i)
@@ -117,12 +129,16 @@ fn the_committed_sample_reports_are_current() {
 
 #[test]
 fn the_shipped_json_schema_is_current() {
-    let generated = serde_json::to_string_pretty(&schemars::schema_for!(posture::report::model::Report)).expect("schema") + "\n";
+    let generated =
+        serde_json::to_string_pretty(&schemars::schema_for!(posture::report::model::Report)).expect("schema") + "\n";
     let path = support::repo_root().join("templates/report.schema.json");
     if std::env::var_os("POSTURE_UPDATE_SAMPLES").is_some() {
         std::fs::write(&path, &generated).expect("write schema");
         return;
     }
     let shipped = std::fs::read_to_string(&path).expect("schema file");
-    assert_eq!(shipped, generated, "templates/report.schema.json is stale: run with POSTURE_UPDATE_SAMPLES=1 and commit");
+    assert_eq!(
+        shipped, generated,
+        "templates/report.schema.json is stale: run with POSTURE_UPDATE_SAMPLES=1 and commit"
+    );
 }
