@@ -3,29 +3,31 @@
 use indicatif::{ProgressBar, ProgressStyle};
 
 pub struct Progress {
+    /// Whether to draw bars at all (stderr is a terminal).
+    draw: bool,
+    /// The bar of the step under way, if any.
     bar: Option<ProgressBar>,
     quiet: bool,
 }
 
 impl Progress {
-    pub fn new(bar: bool, quiet: bool) -> Self {
-        Self { bar: bar.then(ProgressBar::hidden), quiet }
+    pub fn new(draw: bool, quiet: bool) -> Self {
+        Self { draw, bar: None, quiet }
     }
 
     /// Starts a step of `total` units; `message` is logged when there is no bar.
     pub fn start(&mut self, total: u64, message: &str) {
-        match &mut self.bar {
-            Some(_) => {
-                let bar = ProgressBar::new(total).with_message(message.to_owned());
-                bar.set_style(
-                    ProgressStyle::with_template("{spinner} {msg:<28} [{bar:30}] {pos}/{len} {elapsed}")
-                        .unwrap_or_else(|_| ProgressStyle::default_bar())
-                        .progress_chars("=> "),
-                );
-                self.bar = Some(bar);
-            }
-            None => self.log(message),
+        if !self.draw {
+            self.log(message);
+            return;
         }
+        let bar = ProgressBar::new(total).with_message(message.to_owned());
+        bar.set_style(
+            ProgressStyle::with_template("{spinner} {msg:<36} [{bar:30}] {pos}/{len} {elapsed}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("=> "),
+        );
+        self.bar = Some(bar);
     }
 
     pub fn inc(&self) {
@@ -34,8 +36,8 @@ impl Progress {
         }
     }
 
-    pub fn finish(&self) {
-        if let Some(bar) = &self.bar {
+    pub fn finish(&mut self) {
+        if let Some(bar) = self.bar.take() {
             bar.finish_and_clear();
         }
     }
