@@ -232,3 +232,19 @@ fn write_bad_content_for_inspection() {
         .status()
         .expect("cp");
 }
+
+#[test]
+fn a_content_dir_check_overrides_the_builtin_one_with_the_same_id() {
+    let check = "//! id = \"linux_sshd_root_login_disabled\"\n//! title = \"site rule\"\n//! severity = \"critical\"\n//! resource_type = \"sshd_config\"\n//! facts = [\"host.sshd\"]\n//! rationale = \"r\"\n//! remediation = \"m\"\n\nfn check(facts) {\n    [pass(\"sshd PermitRootLogin\", \"judged by the site's own rule\")]\n}\n";
+    let dir = scratch(&[("checks/linux/site/linux_sshd_root_login_disabled.rhai", check)]);
+    let bundle = support::sample_bundle();
+    let out = posture(
+        dir.path(),
+        &["audit", "--content", ".", "--facts", bundle.to_str().expect("path"), "--controls", "5.1.20", "--format", "json"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let report = support::read_json(&dir.path().join("posture-report/report.json"));
+    assert_eq!(support::control_status(&report, "5.1.20"), "pass");
+    assert!(support::control_messages(&report, "5.1.20").contains("site's own rule"));
+    assert_eq!(report["checks"]["linux_sshd_root_login_disabled"]["severity"], "critical");
+}
