@@ -14,4 +14,10 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 command -v cargo >/dev/null 2>&1 || { echo "scripts/test.sh: cargo is required (install Rust with rustup)" >&2; exit 2; }
 
+# The AWS API emulator the AWS tests run against (moto server on 127.0.0.1).
+export MOTO_PIDFILE=/tmp/posture-test-moto.pid
+POSTURE_TEST_AWS_ENDPOINT=$(scripts/moto.sh 5056)
+export POSTURE_TEST_AWS_ENDPOINT
+trap 'kill "$(cat "$MOTO_PIDFILE")" 2>/dev/null || true' EXIT
+
 cargo test --locked "$@"

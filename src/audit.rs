@@ -11,13 +11,13 @@ use crate::catalog::{Catalog, CatalogError};
 use crate::cli::Format;
 use crate::evaluate::{self, PlannedCheck, TargetFacts};
 use crate::facts::bundle::Bundle;
-use crate::facts::host::{self, LocalTransport, Transport};
 use crate::finding::Severity;
 use crate::progress::Progress;
 use crate::report::{self, model, RunInfo};
 use crate::results::{self, RunResults};
 use crate::script::ScriptEngine;
 use crate::settings::{AuditSettings, FactsInput};
+use crate::target;
 use crate::Fatal;
 
 /// Runs an audit and returns its exit code.
@@ -31,27 +31,59 @@ pub fn run(settings: &AuditSettings) -> Result<u8, Fatal> {
     for problem in &catalog.problems {
         progress.log(&format!("content problem: {problem}"));
     }
-    let plan = catalog.plan(&settings.selection).map_err(|e| Fatal::Setup(e.to_string()))?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Fatal::Setup(format!("cannot start the async runtime: {e}")))?;
+
+    // Connect (credentials, identity) or read the bundle before planning: the
+    // targets' providers choose the default benchmarks.
+    let source = match &settings.facts {
+        FactsInput::Bundle(path) => {
+            let bundle = Bundle::read(path).map_err(|e| Fatal::Setup(e.to_string()))?;
+            let name =
+                path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned());
+            Source::Recorded(bundle.into_targets(), format!("bundle:{name}"))
+        }
+        FactsInput::Targets(specs) => {
+            let mut connected = Vec::new();
+            for spec in specs {
+                connected.push(target::connect(spec, &runtime).map_err(|e| Fatal::Setup(e.to_string()))?);
+            }
+            Source::Live(connected)
+        }
+    };
+    let providers: Vec<String> = match &source {
+        Source::Recorded(targets, _) => targets.iter().map(|t| t.provider.clone()).collect(),
+        Source::Live(connected) => connected.iter().map(|c| c.provider().to_owned()).collect(),
+    };
+    let mut selection = settings.selection.clone();
+    if selection.benchmarks.is_empty() {
+        for provider in &providers {
+            if let Some(id) = crate::settings::default_benchmark(provider) {
+                if !selection.benchmarks.iter().any(|b| b == id) {
+                    selection.benchmarks.push(id.to_owned());
+                }
+            }
+        }
+    }
+    let plan = catalog.plan(&selection).map_err(|e| Fatal::Setup(e.to_string()))?;
 
     let engine = ScriptEngine::new(&settings.limits, &catalog.preludes);
     let planned = compile_plan(&catalog, &plan, &engine);
     phase.done("load and compile content");
 
-    let (targets, facts_origin) = match &settings.facts {
-        FactsInput::Bundle(path) => {
-            let bundle = Bundle::read(path).map_err(|e| Fatal::Setup(e.to_string()))?;
-            let name =
-                path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned());
-            (bundle.into_targets(), format!("bundle:{name}"))
-        }
-        FactsInput::LocalHost => {
-            let transport = LocalTransport::new();
-            let name = host_name(&transport);
-            progress.start(1, &format!("collecting {} facts from {name}", plan.facts.len()));
-            let facts = host::collect(&transport, &plan.facts).into_iter().collect();
-            progress.inc();
-            progress.finish();
-            (vec![TargetFacts { name, provider: "linux".to_owned(), facts }], "collected".to_owned())
+    let (targets, facts_origin) = match source {
+        Source::Recorded(targets, origin) => (targets, origin),
+        Source::Live(connected) => {
+            let mut targets = Vec::new();
+            for target in &connected {
+                progress.start(1, &format!("collecting facts from {}", target.name()));
+                targets.push(target.collect(&plan.facts, &runtime));
+                progress.inc();
+                progress.finish();
+            }
+            (targets, "collected".to_owned())
         }
     };
     phase.done("collect or read facts");
@@ -189,15 +221,10 @@ fn summary_line(report: &model::Report) -> String {
     )
 }
 
-/// The target's name: its host name, or `localhost` when it cannot be read.
-fn host_name(transport: &dyn Transport) -> String {
-    transport
-        .read_file("/proc/sys/kernel/hostname")
-        .ok()
-        .flatten()
-        .map(|bytes| String::from_utf8_lossy(&bytes).trim().to_owned())
-        .filter(|name| !name.is_empty())
-        .unwrap_or_else(|| "localhost".to_owned())
+/// Where the facts come from: targets to collect from, or a recorded bundle.
+enum Source {
+    Live(Vec<target::Connected>),
+    Recorded(Vec<TargetFacts>, String),
 }
 
 /// Logs the duration of each phase when `--timings` is given.

@@ -54,8 +54,14 @@ pub struct AuditArgs {
     /// Exit 1 when a finding fails at or above this severity (`none`: never).
     #[arg(long, value_enum, default_value = "low", value_name = "SEVERITY")]
     pub fail_on: FailOnArg,
-    /// Evaluate a recorded fact bundle instead of collecting from the local host.
-    #[arg(long, value_name = "FILE")]
+    /// What to audit: `local` (this machine, the default) or `aws` (the account
+    /// of the standard AWS credential chain). Repeatable.
+    #[arg(long, value_name = "TARGET", value_delimiter = ',')]
+    pub target: Vec<String>,
+    #[command(flatten)]
+    pub aws: AwsArgs,
+    /// Evaluate a recorded fact bundle instead of collecting from targets.
+    #[arg(long, value_name = "FILE", conflicts_with = "target")]
     pub facts: Option<PathBuf>,
     /// Also write the collected facts as a bundle (re-evaluable with --facts).
     #[arg(long, value_name = "FILE")]
@@ -78,6 +84,23 @@ pub struct AuditArgs {
     /// Print nothing but errors.
     #[arg(long, short)]
     pub quiet: bool,
+}
+
+/// How to reach an AWS account (`--target aws`).
+#[derive(Debug, Args, Clone, Default)]
+pub struct AwsArgs {
+    /// AWS profile of ~/.aws/config and ~/.aws/credentials (default: AWS_PROFILE or `default`).
+    #[arg(long, value_name = "NAME")]
+    pub profile: Option<String>,
+    /// Role to assume for the audit (with the credentials of the chain or --profile).
+    #[arg(long, value_name = "ARN")]
+    pub role_arn: Option<String>,
+    /// External id required by the role's trust policy.
+    #[arg(long, value_name = "ID", requires = "role_arn")]
+    pub external_id: Option<String>,
+    /// Regions to audit (default: every region enabled for the account).
+    #[arg(long, value_name = "REGION", value_delimiter = ',')]
+    pub regions: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

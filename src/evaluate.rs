@@ -101,6 +101,37 @@ pub fn evaluate(
     findings
 }
 
+/// The `error` finding for a fact a check could not read.
+fn problem_finding(compiled: &CompiledCheck, target: &str, problem: FactProblem) -> Finding {
+    let meta = &compiled.check.meta;
+    match problem {
+        FactProblem::Unavailable { key, reason } => error_finding(
+            &meta.id,
+            meta.severity,
+            target,
+            &format!("fact {key}"),
+            format!("could not evaluate: fact {key} is unavailable: {reason}"),
+            vec![key],
+        ),
+        FactProblem::Undeclared { key } => error_finding(
+            &meta.id,
+            meta.severity,
+            target,
+            &format!("fact {key}"),
+            format!("check bug: it reads fact {key}, which its front block does not declare ({})", compiled.check.path),
+            Vec::new(),
+        ),
+        FactProblem::RegionUnavailable { key, region, reason } => error_finding(
+            &meta.id,
+            meta.severity,
+            target,
+            &format!("region {region}"),
+            format!("could not evaluate region {region}: fact {key} is unavailable: {reason}"),
+            vec![key],
+        ),
+    }
+}
+
 /// What one worker thread evaluates with.
 struct Worker {
     engine: ScriptEngine,
@@ -109,32 +140,28 @@ struct Worker {
 }
 
 fn findings_of_outcome(compiled: &CompiledCheck, target: &str, outcome: Outcome) -> Vec<Finding> {
-    let meta = &compiled.check.meta;
     let Outcome { findings, facts_read, fact_problems, failure } = outcome;
+    let (region_problems, fact_problems): (Vec<FactProblem>, Vec<FactProblem>) =
+        fact_problems.into_iter().partition(|p| matches!(p, FactProblem::RegionUnavailable { .. }));
+    let mut findings = findings_of_script(compiled, target, findings, facts_read, fact_problems, failure);
+    // An unreadable region stands beside the other regions' verdicts.
+    findings.extend(region_problems.into_iter().map(|problem| problem_finding(compiled, target, problem)));
+    findings
+}
+
+fn findings_of_script(
+    compiled: &CompiledCheck,
+    target: &str,
+    findings: Vec<crate::script::ScriptFinding>,
+    facts_read: Vec<crate::facts::FactKey>,
+    fact_problems: Vec<FactProblem>,
+    failure: Option<crate::script::ScriptFailure>,
+) -> Vec<Finding> {
+    let meta = &compiled.check.meta;
     if !fact_problems.is_empty() {
         return fact_problems
             .into_iter()
-            .map(|problem| match problem {
-                FactProblem::Unavailable { key, reason } => error_finding(
-                    &meta.id,
-                    meta.severity,
-                    target,
-                    &format!("fact {key}"),
-                    format!("could not evaluate: fact {key} is unavailable: {reason}"),
-                    vec![key],
-                ),
-                FactProblem::Undeclared { key } => error_finding(
-                    &meta.id,
-                    meta.severity,
-                    target,
-                    &format!("fact {key}"),
-                    format!(
-                        "check bug: it reads fact {key}, which its front block does not declare ({})",
-                        compiled.check.path
-                    ),
-                    Vec::new(),
-                ),
-            })
+            .map(|problem| problem_finding(compiled, target, problem))
             .collect();
     }
     if let Some(failure) = failure {

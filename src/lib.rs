@@ -14,6 +14,7 @@ pub mod report;
 pub mod results;
 pub mod script;
 pub mod settings;
+pub mod target;
 
 use std::io::IsTerminal;
 

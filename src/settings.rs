@@ -10,14 +10,39 @@ use crate::finding::Severity;
 use crate::results::FailOn;
 use crate::script::Limits;
 
-/// The benchmark audited when none is named, per target provider.
-pub const DEFAULT_LINUX_BENCHMARK: &str = "cis-debian-linux-12";
+/// The benchmark audited when none is named, for a target provider.
+pub fn default_benchmark(provider: &str) -> Option<&'static str> {
+    match provider {
+        "linux" => Some("cis-debian-linux-12"),
+        "aws" => Some("cis-aws-foundations-v3.0.0"),
+        _ => None,
+    }
+}
+
+/// One thing to audit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TargetSpec {
+    /// The machine posture runs on.
+    LocalHost,
+    /// An AWS account, reached through the standard credential chain.
+    Aws(AwsSpec),
+}
+
+/// How to reach an AWS account.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AwsSpec {
+    pub profile: Option<String>,
+    pub role_arn: Option<String>,
+    pub external_id: Option<String>,
+    /// Empty: every region enabled for the account.
+    pub regions: Vec<String>,
+}
 
 /// Where the facts come from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FactsInput {
-    /// Collect from the machine posture runs on.
-    LocalHost,
+    /// Collect from these targets.
+    Targets(Vec<TargetSpec>),
     /// Evaluate a recorded bundle.
     Bundle(PathBuf),
 }
@@ -50,6 +75,12 @@ pub enum SettingsError {
     NoFormat,
     #[error("{0} must be greater than zero")]
     ZeroLimit(&'static str),
+    #[error("--target {0}: unknown target (expected `local` or `aws`)")]
+    UnknownTarget(String),
+    #[error("--regions {0}: not a region name")]
+    BadRegion(String),
+    #[error("--profile, --role-arn and --regions apply to `--target aws`")]
+    AwsOptionsWithoutAws,
 }
 
 impl AuditSettings {
@@ -61,8 +92,39 @@ impl AuditSettings {
                 .map(|p| ControlPattern::parse(p).map_err(SettingsError::Pattern))
                 .collect()
         };
-        let benchmarks =
-            if args.benchmark.is_empty() { vec![DEFAULT_LINUX_BENCHMARK.to_owned()] } else { args.benchmark.clone() };
+        let mut targets = Vec::new();
+        for raw in args.target.iter().map(|t| t.trim()).filter(|t| !t.is_empty()) {
+            let target = match raw {
+                "local" | "localhost" => TargetSpec::LocalHost,
+                "aws" => TargetSpec::Aws(AwsSpec {
+                    profile: args.aws.profile.clone(),
+                    role_arn: args.aws.role_arn.clone(),
+                    external_id: args.aws.external_id.clone(),
+                    regions: args.aws.regions.iter().map(|r| r.trim().to_owned()).filter(|r| !r.is_empty()).collect(),
+                }),
+                other => return Err(SettingsError::UnknownTarget(other.to_owned())),
+            };
+            if !targets.contains(&target) {
+                targets.push(target);
+            }
+        }
+        if targets.is_empty() {
+            targets.push(TargetSpec::LocalHost);
+        }
+        let has_aws = targets.iter().any(|t| matches!(t, TargetSpec::Aws(_)));
+        let aws_options = args.aws.profile.is_some() || args.aws.role_arn.is_some() || !args.aws.regions.is_empty();
+        if aws_options && !has_aws && args.facts.is_none() {
+            return Err(SettingsError::AwsOptionsWithoutAws);
+        }
+        for region in &args.aws.regions {
+            let region = region.trim();
+            if region.is_empty() || !region.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-') {
+                return Err(SettingsError::BadRegion(region.to_owned()));
+            }
+        }
+        // Empty: the default benchmark of each target's provider, chosen once
+        // the targets are known (a fact bundle says which they are).
+        let benchmarks = args.benchmark.clone();
         if let Some(dir) = &args.templates {
             if !dir.is_dir() {
                 return Err(SettingsError::Templates(dir.display().to_string()));
@@ -71,7 +133,7 @@ impl AuditSettings {
         let facts = match &args.facts {
             Some(path) if !path.is_file() => return Err(SettingsError::FactsFile(path.display().to_string())),
             Some(path) => FactsInput::Bundle(path.clone()),
-            None => FactsInput::LocalHost,
+            None => FactsInput::Targets(targets),
         };
         let mut formats = args.format.clone();
         formats.dedup();

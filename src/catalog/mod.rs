@@ -46,8 +46,6 @@ pub struct Catalog {
     pub checks: BTreeMap<String, CheckDef>,
     pub preludes: BTreeMap<String, Vec<PreludeFile>>,
     pub problems: Vec<CatalogError>,
-    /// SHA-256 over every content file used (path and content).
-    pub content_hash: String,
 }
 
 impl Catalog {
@@ -93,7 +91,6 @@ impl Catalog {
             merged.retain(|relative, _| check_stem(relative).is_none_or(|id| !layer_check_ids.contains_key(id)));
             merged.extend(layer_files);
         }
-        catalog.content_hash = content_hash(&merged);
         catalog.ingest(merged);
         catalog.cross_validate();
         catalog
@@ -164,7 +161,7 @@ impl Catalog {
 }
 
 fn known_fact(key: &FactKey) -> bool {
-    crate::facts::host::is_known_fact(key)
+    crate::facts::host::is_known_fact(key) || crate::facts::aws::is_known_fact(key)
 }
 
 /// The check id of a relative path `checks/<provider>/.../<id>.rhai`, not a prelude.
@@ -225,16 +222,6 @@ fn dir_files(root: &Path) -> Result<BTreeMap<String, ContentFile>, CatalogError>
     Ok(files)
 }
 
-fn content_hash(files: &BTreeMap<String, ContentFile>) -> String {
-    let mut hasher = Sha256::new();
-    for (relative, file) in files {
-        hasher.update(relative.as_bytes());
-        hasher.update([0]);
-        hasher.update(sha256_hex(file.text.as_bytes()).as_bytes());
-        hasher.update([b'\n']);
-    }
-    hex::encode(hasher.finalize())
-}
 
 pub fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))

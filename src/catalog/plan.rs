@@ -70,6 +70,10 @@ pub struct Plan<'c> {
     pub checks: BTreeSet<String>,
     /// The union of the facts the checks read.
     pub facts: BTreeSet<FactKey>,
+    /// SHA-256 over the content this plan uses: the selected benchmark files,
+    /// the files of their checks and their providers' preludes (path and hash
+    /// of each), so that a verdict is tied to exactly the content that made it.
+    pub content_hash: String,
 }
 
 /// Why a selection could not be planned.
@@ -84,6 +88,23 @@ pub enum PlanError {
 }
 
 impl Catalog {
+    fn content_hash_of(&self, benchmarks: &[PlannedBenchmark<'_>], checks: &BTreeSet<String>) -> String {
+        let mut files: BTreeSet<(String, String)> = BTreeSet::new();
+        let mut providers = BTreeSet::new();
+        for planned in benchmarks {
+            files.insert((planned.benchmark.path.clone(), planned.benchmark.sha256.clone()));
+            providers.insert(planned.benchmark.provider.clone());
+        }
+        for check in checks.iter().filter_map(|id| self.checks.get(id)) {
+            files.insert((check.path.clone(), check.sha256.clone()));
+        }
+        for prelude in providers.iter().filter_map(|p| self.preludes.get(p)).flatten() {
+            files.insert((prelude.path.clone(), super::sha256_hex(prelude.source.as_bytes())));
+        }
+        let listing: String = files.iter().map(|(path, sha)| format!("{sha}  {path}\n")).collect();
+        super::sha256_hex(listing.as_bytes())
+    }
+
     pub fn plan(&self, selection: &Selection) -> Result<Plan<'_>, PlanError> {
         let mut benchmarks = Vec::new();
         for id in &selection.benchmarks {
@@ -117,6 +138,7 @@ impl Catalog {
             .collect();
         let facts =
             checks.iter().filter_map(|id| self.checks.get(id)).flat_map(|c| c.meta.facts.iter().cloned()).collect();
-        Ok(Plan { benchmarks, checks, facts })
+        let content_hash = self.content_hash_of(&benchmarks, &checks);
+        Ok(Plan { benchmarks, checks, facts, content_hash })
     }
 }

@@ -4,6 +4,7 @@
 //! reason it could not be had. Unavailable is never the same as empty: a
 //! check that reads an unavailable fact gives an `error` finding.
 
+pub mod aws;
 pub mod bundle;
 pub mod host;
 

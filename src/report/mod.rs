@@ -190,7 +190,7 @@ pub fn build(
     let facts = targets
         .iter()
         .flat_map(|t| {
-            t.facts.iter().filter(|fact| plan.facts.contains(&fact.key)).map(|fact| FactRecord {
+            t.facts.iter().filter(|fact| is_planned(plan, &fact.key)).map(|fact| FactRecord {
                 target: t.name.clone(),
                 key: fact.key.to_string(),
                 state: match fact.value {
@@ -206,7 +206,7 @@ pub fn build(
     let report_targets = targets
         .iter()
         .map(|t| {
-            let used: Vec<_> = t.facts.iter().filter(|fact| plan.facts.contains(&fact.key)).collect();
+            let used: Vec<_> = t.facts.iter().filter(|fact| is_planned(plan, &fact.key)).collect();
             let unavailable = used.iter().filter(|f| f.unavailable_reason().is_some()).count();
             Target {
                 name: t.name.clone(),
@@ -223,7 +223,7 @@ pub fn build(
             id: info.id,
             started_at: info.started_at,
             finished_at: info.finished_at,
-            content_hash: catalog.content_hash.clone(),
+            content_hash: plan.content_hash.clone(),
             facts_origin: info.facts_origin,
             selection: info.selection,
             fail_on: info.fail_on,
@@ -236,6 +236,11 @@ pub fn build(
         facts,
         problems: catalog.problems.iter().map(|p| p.to_string()).collect(),
     }
+}
+
+/// Whether a fact is one the plan asked for (a regional fact counts under its kind).
+fn is_planned(plan: &Plan<'_>, key: &crate::facts::FactKey) -> bool {
+    plan.facts.contains(key) || (key.param().is_some() && plan.facts.contains(&crate::facts::FactKey::new(key.kind())))
 }
 
 /// The Tera templates: built-in, each replaced by a file of the same name in `dir`.

@@ -46,7 +46,8 @@ pub struct Run {
     pub id: String,
     pub started_at: DateTime<Utc>,
     pub finished_at: DateTime<Utc>,
-    /// SHA-256 over every benchmark and check file used.
+    /// SHA-256 over the content used: `sha256  path` lines, sorted, of the
+    /// selected benchmark files, their checks' files and their preludes.
     pub content_hash: String,
     /// Where the facts came from: `collected` or `bundle:<file name>`.
     pub facts_origin: String,

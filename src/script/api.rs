@@ -19,8 +19,16 @@ impl ScriptFacts {
     /// Converts the facts of `keys` from the store; a key the store lacks is
     /// unavailable ("not collected").
     pub fn from_store<'k>(store: &FactStore, keys: impl IntoIterator<Item = &'k FactKey>) -> Self {
-        let keys: std::collections::BTreeSet<&FactKey> = keys.into_iter().collect();
-        let values = keys
+        let mut wanted: std::collections::BTreeSet<&FactKey> = std::collections::BTreeSet::new();
+        for key in keys {
+            if crate::facts::aws::is_regional_kind(key) {
+                // A regional kind stands for its fact in every audited region.
+                wanted.extend(store.iter().map(|fact| &fact.key).filter(|k| k.kind() == key.as_str() && k.param().is_some()));
+            } else {
+                wanted.insert(key);
+            }
+        }
+        let values = wanted
             .into_iter()
             .map(|key| {
                 let value = match store.get(key).map(|fact| &fact.value) {
@@ -40,6 +48,9 @@ impl ScriptFacts {
 pub enum FactProblem {
     Unavailable { key: FactKey, reason: String },
     Undeclared { key: FactKey },
+    /// One region of a regional fact could not be read: that region gets an
+    /// error finding, the check's findings for the other regions stand.
+    RegionUnavailable { key: FactKey, region: String, reason: String },
 }
 
 #[derive(Debug, Default)]
@@ -91,6 +102,40 @@ impl FactsHandle {
         Err(runtime_error(format!("fact '{key}' is unavailable: {reason}")))
     }
 
+    /// A regional fact in every region whose value could be read, as a map of
+    /// region to value; each region that could not be read is recorded.
+    fn regional(&mut self, kind: &str) -> Result<Dynamic, Box<EvalAltResult>> {
+        let kind_key = FactKey::new(kind);
+        let mut reads = self.reads.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if !self.declared.contains(&kind_key) || !crate::facts::aws::is_regional_kind(&kind_key) {
+            reads.problems.push(FactProblem::Undeclared { key: kind_key.clone() });
+            return Err(runtime_error(format!("'{kind}' is not a regional fact declared in the check's `facts`")));
+        }
+        let mut by_region = rhai::Map::new();
+        let mut regions = self.facts.values.iter().filter(|(k, _)| k.kind() == kind && k.param().is_some()).peekable();
+        if regions.peek().is_none() {
+            // No region at all is not "nothing in any region": it was never collected.
+            let reason = "this fact was not collected for any region".to_owned();
+            reads.problems.push(FactProblem::Unavailable { key: kind_key.clone(), reason: reason.clone() });
+            return Err(runtime_error(format!("fact '{kind}' is unavailable: {reason}")));
+        }
+        for (key, value) in regions {
+            let region = key.param().unwrap_or_default().to_owned();
+            if !reads.read.contains(key) {
+                reads.read.push(key.clone());
+            }
+            match value {
+                Ok(value) => {
+                    by_region.insert(region.as_str().into(), value.clone());
+                }
+                Err(reason) => {
+                    reads.problems.push(FactProblem::RegionUnavailable { key: key.clone(), region, reason: reason.clone() })
+                }
+            }
+        }
+        Ok(Dynamic::from_map(by_region))
+    }
+
     /// The facts read, in first-read order, and the failed reads.
     pub fn take_reads(&self) -> (Vec<FactKey>, Vec<FactProblem>) {
         let mut reads = self.reads.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
@@ -138,7 +183,8 @@ pub fn register(engine: &mut Engine) {
     engine
         .register_type_with_name::<FactsHandle>("Facts")
         .register_fn("get", FactsHandle::get)
-        .register_fn("get", FactsHandle::get_at);
+        .register_fn("get", FactsHandle::get_at)
+        .register_fn("regional", FactsHandle::regional);
     engine.register_type_with_name::<ScriptFinding>("Finding");
     engine.register_fn("to_string", |f: &mut ScriptFinding| format!("{}: {} ({})", f.status, f.resource, f.message));
 

@@ -37,7 +37,16 @@ struct Expected {
 
 fn store_of(case: &Case, declared: &[FactKey]) -> FactStore {
     let source = FactSource::Recorded { origin: "fixture".to_owned() };
-    declared
+    // A regional kind is given per region in a fixture: `aws.ec2.vpcs:eu-west-1`.
+    let mut keys: Vec<FactKey> = Vec::new();
+    for key in declared {
+        if posture::facts::aws::is_regional_kind(key) {
+            keys.extend(case.facts.keys().map(|k| FactKey::new(k.as_str())).filter(|k| k.kind() == key.as_str() && k.param().is_some()));
+        } else {
+            keys.push(key.clone());
+        }
+    }
+    keys
         .iter()
         .map(|key| match case.facts.get(key.as_str()) {
             Some(serde_json::Value::Object(map)) if map.len() == 1 && map.contains_key("$unavailable") => {
@@ -66,14 +75,20 @@ fn run_case(
     if let Some(failure) = outcome.failure {
         return vec![("<script failure>".to_owned(), Status::Error, failure.to_string())];
     }
-    if !outcome.fact_problems.is_empty() {
-        return outcome
-            .fact_problems
-            .iter()
-            .map(|p| ("<fact problem>".to_owned(), Status::Error, format!("{p:?}")))
-            .collect();
+    use posture::script::FactProblem;
+    let (regions, others): (Vec<_>, Vec<_>) =
+        outcome.fact_problems.iter().partition(|p| matches!(p, FactProblem::RegionUnavailable { .. }));
+    if !others.is_empty() {
+        return others.iter().map(|p| ("<fact problem>".to_owned(), Status::Error, format!("{p:?}"))).collect();
     }
-    outcome.findings.into_iter().map(|f| (f.resource, f.status, f.message)).collect()
+    // As the evaluator does: an unreadable region is an error beside the other regions' findings.
+    let mut findings: Vec<_> = outcome.findings.into_iter().map(|f| (f.resource, f.status, f.message)).collect();
+    for problem in regions {
+        if let FactProblem::RegionUnavailable { region, reason, .. } = problem {
+            findings.push((format!("region {region}"), Status::Error, reason.clone()));
+        }
+    }
+    findings
 }
 
 #[test]
@@ -114,7 +129,8 @@ fn every_check_matches_its_fixture() {
         let mut statuses_seen = Vec::new();
         for case in &fixture.cases {
             for key in case.facts.keys() {
-                if !check.meta.facts.iter().any(|k| k.as_str() == key) {
+                let kind = FactKey::new(key.as_str());
+                if !check.meta.facts.iter().any(|k| k.as_str() == key || k.as_str() == kind.kind()) {
                     problems.push(format!(
                         "{id} / {}: fixture gives fact '{key}', which the check does not declare",
                         case.name
@@ -171,6 +187,12 @@ fn a_check_with_unavailable_facts_gives_only_errors() {
             .collect();
         let facts = Arc::new(ScriptFacts::from_store(&store, check.meta.facts.iter()));
         let outcome = engine.run(&compiled, facts, Limits::default().max_duration);
+        // A region that could not be read must show as a problem, whatever else the script said.
+        let region_reported = outcome.fact_problems.iter().any(|p| matches!(p, posture::script::FactProblem::RegionUnavailable { .. }));
+        let only_regional = check.meta.facts.iter().all(posture::facts::aws::is_regional_kind);
+        if only_regional && !region_reported && outcome.failure.is_none() {
+            problems.push(format!("{id}: a region whose facts are unavailable was not reported"));
+        }
         let trusted: BTreeMap<_, _> = outcome
             .findings
             .iter()

@@ -1,0 +1,48 @@
+//! CloudWatch facts of one region: metric alarms with their metric and
+//! alarm actions.
+
+use std::sync::Arc;
+
+use aws_config::Region;
+use aws_sdk_cloudwatch::Client;
+use serde_json::{json, Value};
+
+use super::collect::{call, opt_str, sdk_reason, Ctx, Planned};
+
+const SERVICE: &str = "cloudwatch";
+
+pub(super) fn plan(ctx: &Arc<Ctx>, kind: &str, region: &str) -> Option<Planned> {
+    if kind != "aws.cloudwatch.alarms" {
+        return None;
+    }
+    let client = Client::from_conf(
+        aws_sdk_cloudwatch::config::Builder::from(&ctx.config).region(Region::new(region.to_string())).build(),
+    );
+    let owned = region.to_string();
+    Some(Planned::new(SERVICE, "DescribeAlarms", Some(region), async move { alarms(&client, &owned).await }))
+}
+
+async fn alarms(client: &Client, region: &str) -> Result<Value, String> {
+    let what = call(SERVICE, "DescribeAlarms", Some(region));
+    let pages = client
+        .describe_alarms()
+        .into_paginator()
+        .send()
+        .try_collect()
+        .await
+        .map_err(|err| sdk_reason(&what, &err))?;
+    let alarms = pages
+        .iter()
+        .flat_map(|page| page.metric_alarms())
+        .map(|alarm| {
+            json!({
+                "name": opt_str(alarm.alarm_name()),
+                "arn": opt_str(alarm.alarm_arn()),
+                "metric_name": opt_str(alarm.metric_name()),
+                "namespace": opt_str(alarm.namespace()),
+                "actions": alarm.alarm_actions(),
+            })
+        })
+        .collect();
+    Ok(Value::Array(alarms))
+}

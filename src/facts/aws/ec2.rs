@@ -1,0 +1,260 @@
+//! EC2 facts of one region (security groups, network ACLs, VPCs, flow logs,
+//! EBS default encryption, instances) and the account's enabled regions.
+
+use std::sync::Arc;
+
+use aws_config::{Region, SdkConfig};
+use aws_sdk_ec2::types::{Filter, IpPermission};
+use aws_sdk_ec2::Client;
+use serde_json::{json, Value};
+
+use super::collect::{call, opt_str, region_or_default, sdk_reason, Ctx, Planned};
+
+const SERVICE: &str = "ec2";
+
+pub(super) fn plan(ctx: &Arc<Ctx>, kind: &str, region: &str) -> Option<Planned> {
+    let client = client(&ctx.config, region);
+    let ctx = Arc::clone(ctx);
+    let region = region.to_string();
+    let planned = match kind {
+        "aws.ec2.security_groups" => Planned::new(SERVICE, "DescribeSecurityGroups", Some(&region), {
+            let region = region.clone();
+            async move { security_groups(&client, &ctx, &region).await }
+        }),
+        "aws.ec2.network_acls" => Planned::new(SERVICE, "DescribeNetworkAcls", Some(&region), {
+            let region = region.clone();
+            async move { network_acls(&client, &ctx, &region).await }
+        }),
+        "aws.ec2.vpcs" => Planned::new(SERVICE, "DescribeVpcs", Some(&region), {
+            let region = region.clone();
+            async move { vpcs(&client, &ctx, &region).await }
+        }),
+        "aws.ec2.flow_logs" => Planned::new(SERVICE, "DescribeFlowLogs", Some(&region), {
+            let region = region.clone();
+            async move { flow_logs(&client, &region).await }
+        }),
+        "aws.ec2.ebs_encryption_by_default" => Planned::new(SERVICE, "GetEbsEncryptionByDefault", Some(&region), {
+            let region = region.clone();
+            async move { ebs_encryption_by_default(&client, &region).await }
+        }),
+        "aws.ec2.instances" => Planned::new(SERVICE, "DescribeInstances", Some(&region), {
+            let region = region.clone();
+            async move { instances(&client, &ctx, &region).await }
+        }),
+        _ => return None,
+    };
+    Some(planned)
+}
+
+fn client(config: &SdkConfig, region: &str) -> Client {
+    Client::from_conf(aws_sdk_ec2::config::Builder::from(config).region(Region::new(region.to_string())).build())
+}
+
+/// The regions enabled for the account, sorted.
+pub(super) async fn enabled_regions(config: &SdkConfig) -> Result<Vec<String>, String> {
+    let region = region_or_default(config);
+    let what = call(SERVICE, "DescribeRegions", Some(region.as_ref()));
+    let client = client(config, region.as_ref());
+    let output = client.describe_regions().all_regions(false).send().await.map_err(|err| sdk_reason(&what, &err))?;
+    let mut regions: Vec<String> = output
+        .regions()
+        .iter()
+        .filter(|region| matches!(region.opt_in_status(), None | Some("opt-in-not-required") | Some("opted-in")))
+        .filter_map(|region| region.region_name().map(String::from))
+        .collect();
+    regions.sort();
+    regions.dedup();
+    if regions.is_empty() {
+        return Err(format!("{what}: the answer lists no enabled region"));
+    }
+    Ok(regions)
+}
+
+fn arn(ctx: &Ctx, region: &str, owner: Option<&str>, resource: &str, id: &str) -> String {
+    let owner = owner.filter(|owner| !owner.is_empty()).unwrap_or(&ctx.account_id);
+    format!("arn:{}:ec2:{region}:{owner}:{resource}/{id}", ctx.partition)
+}
+
+async fn security_groups(client: &Client, ctx: &Ctx, region: &str) -> Result<Value, String> {
+    let what = call(SERVICE, "DescribeSecurityGroups", Some(region));
+    let groups = client
+        .describe_security_groups()
+        .into_paginator()
+        .items()
+        .send()
+        .try_collect()
+        .await
+        .map_err(|err| sdk_reason(&what, &err))?;
+    let groups = groups
+        .iter()
+        .map(|group| {
+            let id = group.group_id().unwrap_or_default();
+            let arn = match group.security_group_arn() {
+                Some(arn) if !arn.is_empty() => arn.to_string(),
+                _ => arn(ctx, region, group.owner_id(), "security-group", id),
+            };
+            json!({
+                "id": id,
+                "name": opt_str(group.group_name()),
+                "vpc_id": opt_str(group.vpc_id()),
+                "arn": arn,
+                "ingress": group.ip_permissions().iter().map(permission).collect::<Vec<_>>(),
+                "egress": group.ip_permissions_egress().iter().map(permission).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    Ok(Value::Array(groups))
+}
+
+fn permission(rule: &IpPermission) -> Value {
+    json!({
+        "protocol": opt_str(rule.ip_protocol()),
+        "from_port": rule.from_port(),
+        "to_port": rule.to_port(),
+        "ipv4_ranges": rule.ip_ranges().iter().filter_map(|range| range.cidr_ip()).collect::<Vec<_>>(),
+        "ipv6_ranges": rule.ipv6_ranges().iter().filter_map(|range| range.cidr_ipv6()).collect::<Vec<_>>(),
+        "groups": rule.user_id_group_pairs().iter().filter_map(|pair| pair.group_id()).collect::<Vec<_>>(),
+        "prefix_lists": rule.prefix_list_ids().iter().filter_map(|list| list.prefix_list_id()).collect::<Vec<_>>(),
+    })
+}
+
+async fn network_acls(client: &Client, ctx: &Ctx, region: &str) -> Result<Value, String> {
+    let what = call(SERVICE, "DescribeNetworkAcls", Some(region));
+    let acls = client
+        .describe_network_acls()
+        .into_paginator()
+        .items()
+        .send()
+        .try_collect()
+        .await
+        .map_err(|err| sdk_reason(&what, &err))?;
+    let acls = acls
+        .iter()
+        .map(|acl| {
+            let id = acl.network_acl_id().unwrap_or_default();
+            let entries: Vec<Value> = acl
+                .entries()
+                .iter()
+                .map(|entry| {
+                    json!({
+                        "rule_number": entry.rule_number(),
+                        "protocol": opt_str(entry.protocol()),
+                        "action": opt_str(entry.rule_action().map(|action| action.as_str())),
+                        "egress": entry.egress(),
+                        "cidr": opt_str(entry.cidr_block()),
+                        "ipv6_cidr": opt_str(entry.ipv6_cidr_block()),
+                        "from_port": entry.port_range().and_then(|range| range.from()),
+                        "to_port": entry.port_range().and_then(|range| range.to()),
+                    })
+                })
+                .collect();
+            json!({
+                "id": id,
+                "arn": arn(ctx, region, acl.owner_id(), "network-acl", id),
+                "vpc_id": opt_str(acl.vpc_id()),
+                "is_default": acl.is_default(),
+                "entries": entries,
+            })
+        })
+        .collect();
+    Ok(Value::Array(acls))
+}
+
+async fn vpcs(client: &Client, ctx: &Ctx, region: &str) -> Result<Value, String> {
+    let what = call(SERVICE, "DescribeVpcs", Some(region));
+    let vpcs = client
+        .describe_vpcs()
+        .into_paginator()
+        .items()
+        .send()
+        .try_collect()
+        .await
+        .map_err(|err| sdk_reason(&what, &err))?;
+    let vpcs = vpcs
+        .iter()
+        .map(|vpc| {
+            let id = vpc.vpc_id().unwrap_or_default();
+            json!({
+                "id": id,
+                "arn": arn(ctx, region, vpc.owner_id(), "vpc", id),
+                "is_default": vpc.is_default(),
+                "cidr": opt_str(vpc.cidr_block()),
+            })
+        })
+        .collect();
+    Ok(Value::Array(vpcs))
+}
+
+async fn flow_logs(client: &Client, region: &str) -> Result<Value, String> {
+    let what = call(SERVICE, "DescribeFlowLogs", Some(region));
+    let logs = client
+        .describe_flow_logs()
+        .into_paginator()
+        .items()
+        .send()
+        .try_collect()
+        .await
+        .map_err(|err| sdk_reason(&what, &err))?;
+    let logs = logs
+        .iter()
+        .map(|log| {
+            json!({
+                "id": opt_str(log.flow_log_id()),
+                "resource_id": opt_str(log.resource_id()),
+                "traffic_type": opt_str(log.traffic_type().map(|traffic| traffic.as_str())),
+                "status": opt_str(log.flow_log_status()),
+                "destination": opt_str(log.log_destination().or(log.log_group_name())),
+            })
+        })
+        .collect();
+    Ok(Value::Array(logs))
+}
+
+async fn ebs_encryption_by_default(client: &Client, region: &str) -> Result<Value, String> {
+    let what = call(SERVICE, "GetEbsEncryptionByDefault", Some(region));
+    let output = client.get_ebs_encryption_by_default().send().await.map_err(|err| sdk_reason(&what, &err))?;
+    match output.ebs_encryption_by_default() {
+        Some(enabled) => Ok(json!({ "enabled": enabled })),
+        None => Err(format!("{what}: the answer does not say whether encryption by default is enabled")),
+    }
+}
+
+/// Instance states other than terminated.
+const LIVE_STATES: &[&str] = &["pending", "running", "shutting-down", "stopping", "stopped"];
+
+async fn instances(client: &Client, ctx: &Ctx, region: &str) -> Result<Value, String> {
+    let what = call(SERVICE, "DescribeInstances", Some(region));
+    let filter = Filter::builder()
+        .name("instance-state-name")
+        .set_values(Some(LIVE_STATES.iter().map(|state| state.to_string()).collect()))
+        .build();
+    let reservations = client
+        .describe_instances()
+        .filters(filter)
+        .into_paginator()
+        .items()
+        .send()
+        .try_collect()
+        .await
+        .map_err(|err| sdk_reason(&what, &err))?;
+    let mut instances = Vec::new();
+    for reservation in &reservations {
+        for instance in reservation.instances() {
+            let id = instance.instance_id().unwrap_or_default();
+            let metadata = instance.metadata_options().map_or(Value::Null, |options| {
+                json!({
+                    "http_tokens": opt_str(options.http_tokens().map(|tokens| tokens.as_str())),
+                    "http_endpoint": opt_str(options.http_endpoint().map(|endpoint| endpoint.as_str())),
+                })
+            });
+            instances.push(json!({
+                "id": id,
+                "arn": arn(ctx, region, reservation.owner_id(), "instance", id),
+                "state": opt_str(instance.state().and_then(|state| state.name()).map(|name| name.as_str())),
+                "metadata_options": metadata,
+                "iam_instance_profile": opt_str(instance.iam_instance_profile().and_then(|profile| profile.arn())),
+            }));
+        }
+    }
+    Ok(Value::Array(instances))
+}

@@ -1,0 +1,48 @@
+//! RDS facts of one region: DB instances with their encryption, exposure and
+//! minor-version upgrade settings.
+
+use std::sync::Arc;
+
+use aws_config::Region;
+use aws_sdk_rds::Client;
+use serde_json::{json, Value};
+
+use super::collect::{call, opt_str, sdk_reason, Ctx, Planned};
+
+const SERVICE: &str = "rds";
+
+pub(super) fn plan(ctx: &Arc<Ctx>, kind: &str, region: &str) -> Option<Planned> {
+    if kind != "aws.rds.instances" {
+        return None;
+    }
+    let client =
+        Client::from_conf(aws_sdk_rds::config::Builder::from(&ctx.config).region(Region::new(region.to_string())).build());
+    let owned = region.to_string();
+    Some(Planned::new(SERVICE, "DescribeDBInstances", Some(region), async move { instances(&client, &owned).await }))
+}
+
+async fn instances(client: &Client, region: &str) -> Result<Value, String> {
+    let what = call(SERVICE, "DescribeDBInstances", Some(region));
+    let instances = client
+        .describe_db_instances()
+        .into_paginator()
+        .items()
+        .send()
+        .try_collect()
+        .await
+        .map_err(|err| sdk_reason(&what, &err))?;
+    let instances = instances
+        .iter()
+        .map(|instance| {
+            json!({
+                "id": opt_str(instance.db_instance_identifier()),
+                "arn": opt_str(instance.db_instance_arn()),
+                "engine": opt_str(instance.engine()),
+                "storage_encrypted": instance.storage_encrypted(),
+                "publicly_accessible": instance.publicly_accessible(),
+                "auto_minor_version_upgrade": instance.auto_minor_version_upgrade(),
+            })
+        })
+        .collect();
+    Ok(Value::Array(instances))
+}
