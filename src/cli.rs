@@ -54,6 +54,10 @@ pub struct AuditArgs {
     /// Exit 1 when a finding fails at or above this severity (`none`: never).
     #[arg(long, value_enum, default_value = "low", value_name = "SEVERITY")]
     pub fail_on: FailOnArg,
+    /// Configuration file (default: ./posture.toml when it exists); its
+    /// `[[targets]]` are audited when no --target is given.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
     /// What to audit: `local` (this machine, the default) or `aws` (the account
     /// of the standard AWS credential chain). Repeatable.
     #[arg(long, value_name = "TARGET", value_delimiter = ',')]

@@ -5,6 +5,7 @@
 pub mod audit;
 pub mod catalog;
 pub mod cli;
+pub mod config;
 pub mod evaluate;
 pub mod facts;
 pub mod finding;

@@ -81,6 +81,8 @@ pub enum SettingsError {
     BadRegion(String),
     #[error("--profile, --role-arn and --regions apply to `--target aws`")]
     AwsOptionsWithoutAws,
+    #[error("{0}")]
+    Config(crate::config::ConfigError),
 }
 
 impl AuditSettings {
@@ -108,17 +110,22 @@ impl AuditSettings {
                 targets.push(target);
             }
         }
-        if targets.is_empty() {
-            targets.push(TargetSpec::LocalHost);
-        }
         let has_aws = targets.iter().any(|t| matches!(t, TargetSpec::Aws(_)));
         let aws_options = args.aws.profile.is_some() || args.aws.role_arn.is_some() || !args.aws.regions.is_empty();
         if aws_options && !has_aws && args.facts.is_none() {
             return Err(SettingsError::AwsOptionsWithoutAws);
         }
+        if targets.is_empty() && args.facts.is_none() {
+            if let Some(path) = crate::config::locate(args.config.as_deref()) {
+                targets = crate::config::load_targets(&path).map_err(SettingsError::Config)?;
+            }
+        }
+        if targets.is_empty() {
+            targets.push(TargetSpec::LocalHost);
+        }
         for region in &args.aws.regions {
             let region = region.trim();
-            if region.is_empty() || !region.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-') {
+            if !crate::facts::aws::is_region_name(region) {
                 return Err(SettingsError::BadRegion(region.to_owned()));
             }
         }

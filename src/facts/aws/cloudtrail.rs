@@ -29,12 +29,8 @@ pub(super) fn plan(ctx: &Arc<Ctx>, kind: &str, region: &str) -> Option<Planned> 
 
 async fn trails(client: &Client, region: &str) -> Result<Value, String> {
     let what = call(SERVICE, "DescribeTrails", Some(region));
-    let output = client
-        .describe_trails()
-        .include_shadow_trails(true)
-        .send()
-        .await
-        .map_err(|err| sdk_reason(&what, &err))?;
+    let output =
+        client.describe_trails().include_shadow_trails(true).send().await.map_err(|err| sdk_reason(&what, &err))?;
     let trails = output.trail_list().to_vec();
     let limit = Arc::new(Semaphore::new(RESOURCE_LIMIT));
     let region_owned = region.to_string();
@@ -56,12 +52,8 @@ async fn trail_detail(client: &Client, region: &str, trail: &Trail) -> Result<Va
     let home = trail.home_region() == Some(region);
     let (status, event_selectors, advanced_event_selectors) = if home {
         let what = |operation: &str| format!("{} for trail {name}", call(SERVICE, operation, Some(region)));
-        let status = client
-            .get_trail_status()
-            .name(id)
-            .send()
-            .await
-            .map_err(|err| sdk_reason(&what("GetTrailStatus"), &err))?;
+        let status =
+            client.get_trail_status().name(id).send().await.map_err(|err| sdk_reason(&what("GetTrailStatus"), &err))?;
         let selectors = client
             .get_event_selectors()
             .trail_name(id)

@@ -24,13 +24,8 @@ pub(super) fn plan(ctx: &Arc<Ctx>, kind: &str, region: &str) -> Option<Planned> 
 
 async fn alarms(client: &Client, region: &str) -> Result<Value, String> {
     let what = call(SERVICE, "DescribeAlarms", Some(region));
-    let pages = client
-        .describe_alarms()
-        .into_paginator()
-        .send()
-        .try_collect()
-        .await
-        .map_err(|err| sdk_reason(&what, &err))?;
+    let pages =
+        client.describe_alarms().into_paginator().send().try_collect().await.map_err(|err| sdk_reason(&what, &err))?;
     let alarms = pages
         .iter()
         .flat_map(|page| page.metric_alarms())

@@ -121,8 +121,13 @@ pub async fn collect(target: &AwsTarget, keys: &BTreeSet<FactKey>) -> Vec<Fact> 
         match planned {
             Some(planned) => pending.push((key, planned)),
             None => {
-                let source = FactSource::Api { service: service_of(key.kind()), operation: "none".into(), region: None };
-                facts.push(Fact::unavailable(key, "not an AWS fact this version collects (see docs/aws-facts.md)", source));
+                let source =
+                    FactSource::Api { service: service_of(key.kind()), operation: "none".into(), region: None };
+                facts.push(Fact::unavailable(
+                    key,
+                    "not an AWS fact this version collects (see docs/aws-facts.md)",
+                    source,
+                ));
             }
         }
     }
@@ -308,9 +313,7 @@ pub(super) fn tuned_config(config: &SdkConfig) -> SdkConfig {
         Some(retry) if retry.mode() == RetryMode::Adaptive => {
             retry.clone().with_max_attempts(retry.max_attempts().max(MIN_ATTEMPTS))
         }
-        Some(retry) => {
-            RetryConfig::standard().with_max_attempts(retry.max_attempts().max(MIN_ATTEMPTS))
-        }
+        Some(retry) => RetryConfig::standard().with_max_attempts(retry.max_attempts().max(MIN_ATTEMPTS)),
         None => RetryConfig::standard().with_max_attempts(MIN_ATTEMPTS),
     };
     let ours = TimeoutConfig::builder()
@@ -570,7 +573,12 @@ mod tests {
     use super::*;
 
     fn service(code: &str, message: &str) -> Failure {
-        Failure::Service { code: Some(code.into()), message: Some(message.into()), status: Some(400), detail: String::new() }
+        Failure::Service {
+            code: Some(code.into()),
+            message: Some(message.into()),
+            status: Some(400),
+            detail: String::new(),
+        }
     }
 
     #[test]
@@ -589,17 +597,24 @@ mod tests {
     #[test]
     fn throttling_is_named() {
         let reason = describe_failure("kms ListKeys in us-east-1", &service("ThrottlingException", "Rate exceeded"));
-        assert_eq!(reason, "kms ListKeys in us-east-1: throttled (ThrottlingException), still after retries: Rate exceeded");
+        assert_eq!(
+            reason,
+            "kms ListKeys in us-east-1: throttled (ThrottlingException), still after retries: Rate exceeded"
+        );
     }
 
     #[test]
     fn other_codes_keep_code_and_message() {
         let reason = describe_failure("rds DescribeDBInstances in ap-east-1", &service("InvalidParameterValue", "bad"));
         assert_eq!(reason, "rds DescribeDBInstances in ap-east-1: InvalidParameterValue: bad");
-        let failure = Failure::Service { code: Some("Boom".into()), message: None, status: Some(400), detail: String::new() };
+        let failure =
+            Failure::Service { code: Some("Boom".into()), message: None, status: Some(400), detail: String::new() };
         assert_eq!(describe_failure("sns ListSubscriptions", &failure), "sns ListSubscriptions: Boom");
         let failure = Failure::Service { code: None, message: None, status: Some(404), detail: "not CBOR".into() };
-        assert_eq!(describe_failure("cloudwatch DescribeAlarms", &failure), "cloudwatch DescribeAlarms: unexpected response (HTTP 404): not CBOR");
+        assert_eq!(
+            describe_failure("cloudwatch DescribeAlarms", &failure),
+            "cloudwatch DescribeAlarms: unexpected response (HTTP 404): not CBOR"
+        );
         let failure = Failure::Service { code: None, message: None, status: Some(403), detail: "<html>".into() };
         assert!(describe_failure("kms ListKeys in eu-west-1", &failure)
             .starts_with("kms ListKeys in eu-west-1: access denied (HTTP 403"));
@@ -647,28 +662,6 @@ mod tests {
         let time = DateTime::from_secs(1_577_836_800);
         assert_eq!(timestamp(Some(&time)), json!("2020-01-01T00:00:00Z"));
         assert_eq!(timestamp(None), Value::Null);
-    }
-
-    #[tokio::test]
-    #[ignore = "needs an AWS API emulator at AWS_ENDPOINT_URL"]
-    async fn manual_emulator_run() {
-        let config = aws_config::load_from_env().await;
-        let (account, arn) = caller_identity(&config).await.expect("identity");
-        let regions = enabled_regions(&config).await.expect("regions");
-        eprintln!("regions: {regions:?}");
-        let target = AwsTarget {
-            config,
-            account_id: account,
-            caller_arn: arn.clone(),
-            partition: partition_of_arn(&arn),
-            regions: vec!["us-east-1".into(), "eu-west-1".into()],
-        };
-        let mut keys: BTreeSet<FactKey> = GLOBAL_FACT_KEYS.iter().map(|k| FactKey::new(*k)).collect();
-        keys.extend(REGIONAL_FACT_KINDS.iter().map(|k| FactKey::new(*k)));
-        let started = std::time::Instant::now();
-        let facts = collect(&target, &keys).await;
-        eprintln!("collected {} facts in {:?}", facts.len(), started.elapsed());
-        println!("{}", serde_json::to_string_pretty(&facts).expect("json"));
     }
 
     #[tokio::test]

@@ -14,8 +14,9 @@ pub(super) fn plan(ctx: &Arc<Ctx>, kind: &str, region: &str) -> Option<Planned> 
     if kind != "aws.efs.file_systems" {
         return None;
     }
-    let client =
-        Client::from_conf(aws_sdk_efs::config::Builder::from(&ctx.config).region(Region::new(region.to_string())).build());
+    let client = Client::from_conf(
+        aws_sdk_efs::config::Builder::from(&ctx.config).region(Region::new(region.to_string())).build(),
+    );
     let owned = region.to_string();
     let ctx = Arc::clone(ctx);
     Some(Planned::new(SERVICE, "DescribeFileSystems", Some(region), async move {
@@ -39,7 +40,9 @@ async fn file_systems(client: &Client, ctx: &Ctx, region: &str) -> Result<Value,
             let id = system.file_system_id();
             let arn = match system.file_system_arn() {
                 Some(arn) => arn.to_string(),
-                None => format!("arn:{}:elasticfilesystem:{region}:{}:file-system/{id}", ctx.partition, system.owner_id()),
+                None => {
+                    format!("arn:{}:elasticfilesystem:{region}:{}:file-system/{id}", ctx.partition, system.owner_id())
+                }
             };
             json!({ "id": id, "arn": arn, "encrypted": system.encrypted() })
         })

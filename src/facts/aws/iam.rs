@@ -90,8 +90,8 @@ async fn credential_report(client: &Client) -> Result<Value, String> {
             match client.get_credential_report().send().await {
                 Ok(report) => {
                     let content = report.content().map(|blob| blob.as_ref()).unwrap_or_default();
-                    let text = std::str::from_utf8(content)
-                        .map_err(|_| format!("{what}: the report is not UTF-8 text"))?;
+                    let text =
+                        std::str::from_utf8(content).map_err(|_| format!("{what}: the report is not UTF-8 text"))?;
                     let entries = parse_credential_report(text).map_err(|problem| format!("{what}: {problem}"))?;
                     return Ok(json!({
                         "generated_time": timestamp(report.generated_time()),
@@ -330,38 +330,38 @@ async fn user_detail(client: &Client, user: &User) -> Value {
         }
     };
 
-    let access_keys = match client.list_access_keys().user_name(name).into_paginator().items().send().try_collect().await
-    {
-        Ok(keys) => {
-            let mut entries = Vec::with_capacity(keys.len());
-            let mut last_used_failures = Vec::new();
-            for key in &keys {
-                let id = key.access_key_id().unwrap_or_default();
-                let last_used = match client.get_access_key_last_used().access_key_id(id).send().await {
-                    Ok(output) => timestamp(output.access_key_last_used().and_then(|used| used.last_used_date())),
-                    Err(err) => {
-                        last_used_failures
-                            .push(sdk_reason(&format!("{} of key {id}", what("GetAccessKeyLastUsed")), &err));
-                        Value::Null
-                    }
-                };
-                entries.push(json!({
-                    "id": id,
-                    "status": opt_str(key.status().map(|status| status.as_str())),
-                    "create_date": timestamp(key.create_date()),
-                    "last_used_date": last_used,
-                }));
+    let access_keys =
+        match client.list_access_keys().user_name(name).into_paginator().items().send().try_collect().await {
+            Ok(keys) => {
+                let mut entries = Vec::with_capacity(keys.len());
+                let mut last_used_failures = Vec::new();
+                for key in &keys {
+                    let id = key.access_key_id().unwrap_or_default();
+                    let last_used = match client.get_access_key_last_used().access_key_id(id).send().await {
+                        Ok(output) => timestamp(output.access_key_last_used().and_then(|used| used.last_used_date())),
+                        Err(err) => {
+                            last_used_failures
+                                .push(sdk_reason(&format!("{} of key {id}", what("GetAccessKeyLastUsed")), &err));
+                            Value::Null
+                        }
+                    };
+                    entries.push(json!({
+                        "id": id,
+                        "status": opt_str(key.status().map(|status| status.as_str())),
+                        "create_date": timestamp(key.create_date()),
+                        "last_used_date": last_used,
+                    }));
+                }
+                if !last_used_failures.is_empty() {
+                    unavailable.insert("GetAccessKeyLastUsed".into(), last_used_failures.join("; ").into());
+                }
+                Value::Array(entries)
             }
-            if !last_used_failures.is_empty() {
-                unavailable.insert("GetAccessKeyLastUsed".into(), last_used_failures.join("; ").into());
+            Err(err) => {
+                unavailable.insert("ListAccessKeys".into(), sdk_reason(&what("ListAccessKeys"), &err).into());
+                Value::Null
             }
-            Value::Array(entries)
-        }
-        Err(err) => {
-            unavailable.insert("ListAccessKeys".into(), sdk_reason(&what("ListAccessKeys"), &err).into());
-            Value::Null
-        }
-    };
+        };
 
     let attached_policies = match client
         .list_attached_user_policies()

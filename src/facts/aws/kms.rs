@@ -18,8 +18,9 @@ pub(super) fn plan(ctx: &Arc<Ctx>, kind: &str, region: &str) -> Option<Planned> 
     if kind != "aws.kms.keys" {
         return None;
     }
-    let client =
-        Client::from_conf(aws_sdk_kms::config::Builder::from(&ctx.config).region(Region::new(region.to_string())).build());
+    let client = Client::from_conf(
+        aws_sdk_kms::config::Builder::from(&ctx.config).region(Region::new(region.to_string())).build(),
+    );
     let owned = region.to_string();
     Some(Planned::new(SERVICE, "ListKeys+DescribeKey+GetKeyRotationStatus", Some(region), async move {
         keys(&client, &owned).await

@@ -19,9 +19,12 @@ pub(super) fn plan(ctx: &Arc<Ctx>, kind: &str, region: &str) -> Option<Planned> 
         aws_sdk_cloudwatchlogs::config::Builder::from(&ctx.config).region(Region::new(region.to_string())).build(),
     );
     let owned = region.to_string();
-    Some(Planned::new(SERVICE, "DescribeMetricFilters", Some(region), async move {
-        metric_filters(&client, &owned).await
-    }))
+    Some(Planned::new(
+        SERVICE,
+        "DescribeMetricFilters",
+        Some(region),
+        async move { metric_filters(&client, &owned).await },
+    ))
 }
 
 async fn metric_filters(client: &Client, region: &str) -> Result<Value, String> {

@@ -55,7 +55,7 @@ pub fn is_regional_kind(key: &FactKey) -> bool {
     key.param().is_none() && REGIONAL_FACT_KINDS.contains(&key.as_str())
 }
 
-fn is_region_name(name: &str) -> bool {
+pub fn is_region_name(name: &str) -> bool {
     !name.is_empty() && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
 }
 

@@ -15,8 +15,9 @@ pub(super) fn plan(ctx: &Arc<Ctx>, kind: &str, region: &str) -> Option<Planned> 
     if kind != "aws.rds.instances" {
         return None;
     }
-    let client =
-        Client::from_conf(aws_sdk_rds::config::Builder::from(&ctx.config).region(Region::new(region.to_string())).build());
+    let client = Client::from_conf(
+        aws_sdk_rds::config::Builder::from(&ctx.config).region(Region::new(region.to_string())).build(),
+    );
     let owned = region.to_string();
     Some(Planned::new(SERVICE, "DescribeDBInstances", Some(region), async move { instances(&client, &owned).await }))
 }

@@ -58,7 +58,10 @@ mod tests {
 
     #[test]
     fn not_subscribed_answers_are_data() {
-        assert!(is_not_subscribed(Some("InvalidAccessException"), Some("Account 1 is not subscribed to AWS Security Hub")));
+        assert!(is_not_subscribed(
+            Some("InvalidAccessException"),
+            Some("Account 1 is not subscribed to AWS Security Hub")
+        ));
         assert!(is_not_subscribed(None, Some("Account is not subscribed")));
         assert!(!is_not_subscribed(Some("AccessDeniedException"), Some("User is not authorized")));
     }

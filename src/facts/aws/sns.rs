@@ -14,8 +14,9 @@ pub(super) fn plan(ctx: &Arc<Ctx>, kind: &str, region: &str) -> Option<Planned> 
     if kind != "aws.sns.subscriptions" {
         return None;
     }
-    let client =
-        Client::from_conf(aws_sdk_sns::config::Builder::from(&ctx.config).region(Region::new(region.to_string())).build());
+    let client = Client::from_conf(
+        aws_sdk_sns::config::Builder::from(&ctx.config).region(Region::new(region.to_string())).build(),
+    );
     let owned = region.to_string();
     Some(Planned::new(SERVICE, "ListSubscriptions", Some(region), async move { subscriptions(&client, &owned).await }))
 }
