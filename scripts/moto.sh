@@ -28,7 +28,8 @@ if [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then
   kill "$(cat "$pidfile")" 2>/dev/null || true
   sleep 0.5
 fi
-"$venv/bin/moto_server" -H 127.0.0.1 -p "$port" >/tmp/posture-moto.log 2>&1 &
+# AWS managed policies (AWSSupportAccess, AdministratorAccess...) exist only when loaded.
+MOTO_IAM_LOAD_MANAGED_POLICIES=true "$venv/bin/moto_server" -H 127.0.0.1 -p "$port" >/tmp/posture-moto.log 2>&1 &
 echo $! > "$pidfile"
 for _ in $(seq 1 100); do
   if python3 - "$port" <<'PY' 2>/dev/null

@@ -214,7 +214,7 @@ fn a_script_that_changes_a_fact_value_changes_only_its_own_copy() {
     let writer = front("linux_test_writer")
         + "\nfn check(facts) {\n    let users = facts.get(\"host.users\");\n    users[0].name = \"mallory\";\n    users[0][\"uid\"] = 0;\n    users.push(#{ name: \"extra\" });\n    [pass(\"x\", users[0].name)]\n}\n";
     let reader = front("linux_test_reader")
-        + "\nfn check(facts) {\n    let users = facts.get(\"host.users\");\n    [pass(\"x\", `${users[0].name} ${users[0].uid} ${users.len()}`)]\n}\n";
+        + "\nfn check(facts) {\n    let users = facts.get(\"host.users\");\n    let u = users[0];\n    let keyed = [];\n    for k in u.keys() { keyed.push(`${k}=${u[k]}`); }\n    [pass(\"x\", `${users[0].name} ${users[0].uid} ${users.len()} ${keyed}`)]\n}\n";
     let dir = crate::support::scratch(&[
         ("checks/linux/test/linux_test_writer.rhai", &writer),
         ("checks/linux/test/linux_test_reader.rhai", &reader),
@@ -234,5 +234,5 @@ fn a_script_that_changes_a_fact_value_changes_only_its_own_copy() {
         outcome.findings[0].message.clone()
     };
     assert_eq!(run("linux_test_writer"), "mallory");
-    assert_eq!(run("linux_test_reader"), "alice 1000 1", "the writer's changes leaked into the fact");
+    assert_eq!(run("linux_test_reader"), "alice 1000 1 [\"name=alice\", \"uid=1000\"]", "the writer's changes leaked into the fact");
 }

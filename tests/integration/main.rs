@@ -1,6 +1,7 @@
 //! The one integration-test binary: checks on fixtures, catalog validation,
 //! the CLI end to end, report snapshots.
 
+mod aws;
 mod catalog;
 mod checks;
 mod cli;
