@@ -87,6 +87,10 @@ pub fn run(settings: &AuditSettings) -> Result<u8, Fatal> {
         }
     };
     phase.done("collect or read facts");
+    let api_calls = crate::facts::aws::calls::summary();
+    if settings.timings && api_calls.total() > 0 {
+        eprintln!("posture: timing:   AWS API: {api_calls}");
+    }
     for benchmark in &plan.benchmarks {
         if !targets.iter().any(|t| t.provider == benchmark.benchmark.provider) {
             return Err(Fatal::Setup(format!(

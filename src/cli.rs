@@ -15,7 +15,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Collect facts, evaluate the benchmark's checks and write the reports.
-    Audit(AuditArgs),
+    Audit(Box<AuditArgs>),
     /// List benchmarks, controls or checks.
     List(ListArgs),
     /// Show a control or a check: what it judges, why, how to fix it.

@@ -98,7 +98,10 @@ fn parse_targets(display: &str, text: &str) -> Result<Vec<TargetSpec>, ConfigErr
                 })
             }
             other => {
-                return Err(at(target.kind.span().start, format!("{label}unknown target type '{other}' (expected \"local\" or \"aws\")")))
+                return Err(at(
+                    target.kind.span().start,
+                    format!("{label}unknown target type '{other}' (expected \"local\" or \"aws\")"),
+                ))
             }
         };
         if !targets.contains(&spec) {
@@ -117,12 +120,15 @@ mod tests {
         let text = "[[targets]]\ntype = \"aws\"\nprofile = \"audit\"\nregions = [\"eu-west-1\"]\n\n[[targets]]\ntype = \"local\"\n";
         let targets = parse_targets("posture.toml", text).expect("valid");
         assert_eq!(targets.len(), 2);
-        assert!(matches!(&targets[0], TargetSpec::Aws(a) if a.profile.as_deref() == Some("audit") && a.regions == ["eu-west-1"]));
+        assert!(
+            matches!(&targets[0], TargetSpec::Aws(a) if a.profile.as_deref() == Some("audit") && a.regions == ["eu-west-1"])
+        );
         let unknown = parse_targets("posture.toml", "[[targets]]\ntype = \"aws\"\nprofle = \"x\"\n").expect_err("typo");
         assert_eq!((unknown.line, unknown.path.as_str()), (3, "posture.toml"), "{unknown}");
         let kind = parse_targets("posture.toml", "[[targets]]\ntype = \"gcp\"\n").expect_err("unknown type");
         assert!(kind.to_string().contains("posture.toml:"), "{kind}");
-        let region = parse_targets("posture.toml", "\n[[targets]]\ntype = \"aws\"\nregions = [\"EU West\"]\n").expect_err("bad region");
+        let region = parse_targets("posture.toml", "\n[[targets]]\ntype = \"aws\"\nregions = [\"EU West\"]\n")
+            .expect_err("bad region");
         assert!(region.message.contains("EU West"), "{region}");
     }
 }

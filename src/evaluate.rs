@@ -159,10 +159,7 @@ fn findings_of_script(
 ) -> Vec<Finding> {
     let meta = &compiled.check.meta;
     if !fact_problems.is_empty() {
-        return fact_problems
-            .into_iter()
-            .map(|problem| problem_finding(compiled, target, problem))
-            .collect();
+        return fact_problems.into_iter().map(|problem| problem_finding(compiled, target, problem)).collect();
     }
     if let Some(failure) = failure {
         return vec![error_finding(

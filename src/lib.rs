@@ -42,7 +42,7 @@ pub enum Fatal {
 pub fn run(cli: Cli) -> Result<(String, u8), Fatal> {
     match cli.command {
         Command::Audit(args) => {
-            let settings = settings::AuditSettings::resolve(args, std::io::stderr().is_terminal())
+            let settings = settings::AuditSettings::resolve(*args, std::io::stderr().is_terminal())
                 .map_err(|e| Fatal::Setup(e.to_string()))?;
             audit::run(&settings).map(|code| (String::new(), code))
         }

@@ -54,7 +54,8 @@ impl Connected {
     pub fn collect(&self, keys: &BTreeSet<FactKey>, runtime: &tokio::runtime::Runtime) -> TargetFacts {
         let facts = match self {
             Connected::Local(transport) => {
-                let keys: BTreeSet<FactKey> = keys.iter().filter(|k| k.as_str().starts_with("host.")).cloned().collect();
+                let keys: BTreeSet<FactKey> =
+                    keys.iter().filter(|k| k.as_str().starts_with("host.")).cloned().collect();
                 host::collect(transport, &keys)
             }
             Connected::Aws(target) => {
@@ -99,7 +100,10 @@ async fn connect_aws(spec: &AwsSpec) -> Result<AwsTarget, TargetError> {
             provider = provider.external_id(external_id);
         }
         let provider = provider.configure(&config).build().await;
-        config = config.into_builder().credentials_provider(aws_credential_types::provider::SharedCredentialsProvider::new(provider)).build();
+        config = config
+            .into_builder()
+            .credentials_provider(aws_credential_types::provider::SharedCredentialsProvider::new(provider))
+            .build();
     }
     let (account_id, caller_arn) = aws_collect::caller_identity(&config).await.map_err(TargetError::Aws)?;
     let partition = caller_arn.split(':').nth(1).unwrap_or("aws").to_owned();

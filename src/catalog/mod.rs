@@ -222,7 +222,6 @@ fn dir_files(root: &Path) -> Result<BTreeMap<String, ContentFile>, CatalogError>
     Ok(files)
 }
 
-
 pub fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }

@@ -23,7 +23,9 @@ impl ScriptFacts {
         for key in keys {
             if crate::facts::aws::is_regional_kind(key) {
                 // A regional kind stands for its fact in every audited region.
-                wanted.extend(store.iter().map(|fact| &fact.key).filter(|k| k.kind() == key.as_str() && k.param().is_some()));
+                wanted.extend(
+                    store.iter().map(|fact| &fact.key).filter(|k| k.kind() == key.as_str() && k.param().is_some()),
+                );
             } else {
                 wanted.insert(key);
             }
@@ -46,11 +48,20 @@ impl ScriptFacts {
 /// Why reading a fact failed during one evaluation.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FactProblem {
-    Unavailable { key: FactKey, reason: String },
-    Undeclared { key: FactKey },
+    Unavailable {
+        key: FactKey,
+        reason: String,
+    },
+    Undeclared {
+        key: FactKey,
+    },
     /// One region of a regional fact could not be read: that region gets an
     /// error finding, the check's findings for the other regions stand.
-    RegionUnavailable { key: FactKey, region: String, reason: String },
+    RegionUnavailable {
+        key: FactKey,
+        region: String,
+        reason: String,
+    },
 }
 
 #[derive(Debug, Default)]
@@ -128,9 +139,11 @@ impl FactsHandle {
                 Ok(value) => {
                     by_region.insert(region.as_str().into(), value.clone());
                 }
-                Err(reason) => {
-                    reads.problems.push(FactProblem::RegionUnavailable { key: key.clone(), region, reason: reason.clone() })
-                }
+                Err(reason) => reads.problems.push(FactProblem::RegionUnavailable {
+                    key: key.clone(),
+                    region,
+                    reason: reason.clone(),
+                }),
             }
         }
         Ok(Dynamic::from_map(by_region))

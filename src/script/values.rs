@@ -92,7 +92,9 @@ pub fn register(engine: &mut Engine) {
         .register_fn("remove", |r: &mut Record, key: &str| Arc::make_mut(&mut r.0).remove(key).unwrap_or(Dynamic::UNIT))
         .register_fn("len", |r: &mut Record| r.0.len() as rhai::INT)
         .register_fn("is_empty", |r: &mut Record| r.0.is_empty())
-        .register_fn("keys", |r: &mut Record| r.0.keys().map(|k| Dynamic::from(ImmutableString::from(k.as_str()))).collect::<rhai::Array>())
+        .register_fn("keys", |r: &mut Record| {
+            r.0.keys().map(|k| Dynamic::from(ImmutableString::from(k.as_str()))).collect::<rhai::Array>()
+        })
         .register_fn("values", |r: &mut Record| r.0.values().cloned().collect::<rhai::Array>())
         .register_fn("contains", |r: &mut Record, key: &str| r.0.contains_key(key))
         .register_fn("to_map", |r: &mut Record| (*r.0).clone())

@@ -78,21 +78,46 @@ fn endpoint() -> Option<String> {
     }
 }
 
-/// Empties the emulator: `POST /moto-api/reset`, as plain HTTP/1.1.
+/// Empties the emulator: `POST /moto-api/reset`.
 fn reset_moto(endpoint: &str) {
+    moto_api(endpoint, "reset", "");
+}
+
+/// `POST /moto-api/<action>` with `body`, as plain HTTP/1.1; panics unless
+/// the emulator answers 200.
+fn moto_api(endpoint: &str, action: &str, body: &str) {
     let address = endpoint.strip_prefix("http://").expect("http endpoint");
     let mut stream =
         TcpStream::connect(address).unwrap_or_else(|e| panic!("cannot reach the emulator at {address}: {e}"));
     stream.set_read_timeout(Some(std::time::Duration::from_secs(30))).expect("timeout");
     write!(
         stream,
-        "POST /moto-api/reset HTTP/1.1\r\nHost: {address}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+        "POST /moto-api/{action} HTTP/1.1\r\nHost: {address}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
     )
-    .expect("send reset");
+    .expect("send to moto-api");
     let mut response = String::new();
-    stream.read_to_string(&mut response).expect("read reset response");
+    stream.read_to_string(&mut response).expect("read the moto-api response");
     let status = response.lines().next().unwrap_or_default();
-    assert!(status.split_whitespace().nth(1) == Some("200"), "moto reset failed: {status}");
+    assert!(status.split_whitespace().nth(1) == Some("200"), "moto-api {action} failed: {status}");
+}
+
+/// While alive, the emulator authenticates and authorizes every request as
+/// IAM would (moto's `reset-auth`); dropping it turns that off again, even
+/// when an assertion failed.
+struct EnforcedAuth<'a>(&'a str);
+
+impl<'a> EnforcedAuth<'a> {
+    fn on(endpoint: &'a str) -> Self {
+        moto_api(endpoint, "reset-auth", "0");
+        EnforcedAuth(endpoint)
+    }
+}
+
+impl Drop for EnforcedAuth<'_> {
+    fn drop(&mut self) {
+        moto_api(self.0, "reset-auth", "inf");
+    }
 }
 
 async fn sdk_config(endpoint: &str, region: &str) -> SdkConfig {
@@ -1121,7 +1146,7 @@ fn audit_of_a_seeded_account_in_the_emulator() {
         dir.path(),
         home.path(),
         &credentials,
-        &["audit", "--target", "aws", "--regions", &regions, "--out", "report", "--format", "json,junit"],
+        &["audit", "--target", "aws", "--regions", &regions, "--out", "report", "--format", "json,junit", "--timings"],
     );
     let report_path = dir.path().join("report/report.json");
     assert!(report_path.is_file(), "no report.json; stderr:\n{}", support::stderr(&out));
@@ -1188,6 +1213,21 @@ fn audit_of_a_seeded_account_in_the_emulator() {
         );
     }
 
+    // Each call made once: no request repeated, and no retry of the
+    // emulator's answers for services it lacks (HTML error pages).
+    let stderr = support::stderr(&out);
+    let calls =
+        stderr.lines().find(|line| line.contains("AWS API:")).unwrap_or_else(|| panic!("no call count:\n{stderr}"));
+    assert!(calls.ends_with(", 0 retries, 0 repeated requests"), "{calls}");
+    let total: u64 =
+        calls.split("AWS API: ").nth(1).and_then(|rest| rest.split(' ').next()?.parse().ok()).expect(calls);
+    assert!(total > 100, "every service is called: {calls}");
+    for service in ["iam", "s3", "s3control", "ec2", "cloudtrail", "configservice", "kms", "sts"] {
+        assert!(calls.contains(&format!("{service} ")), "{service} is not counted: {calls}");
+    }
+
+    denied_calls_are_named_in_the_report(&endpoint, &regions);
+
     // No credentials anywhere: a setup error before anything is collected.
     let bare = tempfile::tempdir().expect("tmp");
     let empty_home = tempfile::tempdir().expect("home");
@@ -1202,4 +1242,72 @@ fn audit_of_a_seeded_account_in_the_emulator() {
     assert!(message.to_lowercase().contains("no aws credentials"), "{message}");
     assert!(!message.contains("collecting facts"), "credentials must be checked before collecting:\n{message}");
     assert!(!bare.path().join("report").exists(), "no report may be written without credentials");
+}
+
+/// An identity denied two operations: their controls come out `error`
+/// naming the denial, per resource or region, while the rest is judged.
+fn denied_calls_are_named_in_the_report(endpoint: &str, regions: &str) {
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
+    let (key_id, secret) = runtime.block_on(async {
+        let iam = Clients::new(endpoint, "us-east-1").await.iam;
+        iam.create_user().user_name("limited-auditor").send().await.expect("create user");
+        let policy = r#"{"Version":"2012-10-17","Statement":[
+            {"Effect":"Allow","Action":"*","Resource":"*"},
+            {"Effect":"Deny","Action":["ec2:DescribeSecurityGroups","s3:GetBucketPolicy"],"Resource":"*"}]}"#;
+        iam.put_user_policy()
+            .user_name("limited-auditor")
+            .policy_name("audit-but-not-everything")
+            .policy_document(policy)
+            .send()
+            .await
+            .expect("user policy");
+        let key = iam.create_access_key().user_name("limited-auditor").send().await.expect("access key");
+        let key = key.access_key().expect("key");
+        (key.access_key_id().to_owned(), key.secret_access_key().to_owned())
+    });
+
+    let dir = tempfile::tempdir().expect("tmp");
+    let home = tempfile::tempdir().expect("home");
+    let out = {
+        let _auth = EnforcedAuth::on(endpoint);
+        posture_aws(
+            dir.path(),
+            home.path(),
+            &[
+                ("AWS_ENDPOINT_URL", endpoint),
+                ("AWS_ACCESS_KEY_ID", &key_id),
+                ("AWS_SECRET_ACCESS_KEY", &secret),
+                ("AWS_REGION", "us-east-1"),
+            ],
+            &["audit", "--target", "aws", "--regions", regions, "--out", "report", "--format", "json"],
+        )
+    };
+    let report_path = dir.path().join("report/report.json");
+    assert!(report_path.is_file(), "no report.json; stderr:\n{}", support::stderr(&out));
+    assert_eq!(out.status.code(), Some(2), "stderr:\n{}", support::stderr(&out));
+    let report = support::read_json(&report_path);
+    for (id, operation) in
+        [("5.2", "DescribeSecurityGroups"), ("5.4", "DescribeSecurityGroups"), ("2.1.1", "GetBucketPolicy")]
+    {
+        let control = control(&report, id);
+        assert_eq!(control["status"], "error", "{}", describe(control));
+        let messages = support::control_messages(&report, id);
+        assert!(
+            messages.contains(operation) && messages.contains("access denied"),
+            "control {id} must name the denied {operation}: {}",
+            describe(control)
+        );
+    }
+    for region in REGIONS {
+        assert!(
+            support::control_messages(&report, "5.2").contains(region),
+            "every region's denial is reported: {}",
+            describe(control(&report, "5.2"))
+        );
+    }
+    // What the identity may read is still judged.
+    for id in ["1.8", "1.9", "2.1.4", "3.1", "5.1"] {
+        let status = control(&report, id)["status"].as_str().unwrap_or_default().to_owned();
+        assert!(status == "pass" || status == "fail", "control {id} is judged: {}", describe(control(&report, id)));
+    }
 }

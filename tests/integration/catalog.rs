@@ -240,7 +240,17 @@ fn a_content_dir_check_overrides_the_builtin_one_with_the_same_id() {
     let bundle = support::sample_bundle();
     let out = posture(
         dir.path(),
-        &["audit", "--content", ".", "--facts", bundle.to_str().expect("path"), "--controls", "5.1.20", "--format", "json"],
+        &[
+            "audit",
+            "--content",
+            ".",
+            "--facts",
+            bundle.to_str().expect("path"),
+            "--controls",
+            "5.1.20",
+            "--format",
+            "json",
+        ],
     );
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let report = support::read_json(&dir.path().join("posture-report/report.json"));

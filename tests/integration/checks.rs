@@ -41,13 +41,17 @@ fn store_of(case: &Case, declared: &[FactKey]) -> FactStore {
     let mut keys: Vec<FactKey> = Vec::new();
     for key in declared {
         if posture::facts::aws::is_regional_kind(key) {
-            keys.extend(case.facts.keys().map(|k| FactKey::new(k.as_str())).filter(|k| k.kind() == key.as_str() && k.param().is_some()));
+            keys.extend(
+                case.facts
+                    .keys()
+                    .map(|k| FactKey::new(k.as_str()))
+                    .filter(|k| k.kind() == key.as_str() && k.param().is_some()),
+            );
         } else {
             keys.push(key.clone());
         }
     }
-    keys
-        .iter()
+    keys.iter()
         .map(|key| match case.facts.get(key.as_str()) {
             Some(serde_json::Value::Object(map)) if map.len() == 1 && map.contains_key("$unavailable") => {
                 let reason = map["$unavailable"].as_str().unwrap_or("unavailable").to_owned();
@@ -188,7 +192,8 @@ fn a_check_with_unavailable_facts_gives_only_errors() {
         let facts = Arc::new(ScriptFacts::from_store(&store, check.meta.facts.iter()));
         let outcome = engine.run(&compiled, facts, Limits::default().max_duration);
         // A region that could not be read must show as a problem, whatever else the script said.
-        let region_reported = outcome.fact_problems.iter().any(|p| matches!(p, posture::script::FactProblem::RegionUnavailable { .. }));
+        let region_reported =
+            outcome.fact_problems.iter().any(|p| matches!(p, posture::script::FactProblem::RegionUnavailable { .. }));
         let only_regional = check.meta.facts.iter().all(posture::facts::aws::is_regional_kind);
         if only_regional && !region_reported && outcome.failure.is_none() {
             problems.push(format!("{id}: a region whose facts are unavailable was not reported"));
@@ -234,5 +239,9 @@ fn a_script_that_changes_a_fact_value_changes_only_its_own_copy() {
         outcome.findings[0].message.clone()
     };
     assert_eq!(run("linux_test_writer"), "mallory");
-    assert_eq!(run("linux_test_reader"), "alice 1000 1 [\"name=alice\", \"uid=1000\"]", "the writer's changes leaked into the fact");
+    assert_eq!(
+        run("linux_test_reader"),
+        "alice 1000 1 [\"name=alice\", \"uid=1000\"]",
+        "the writer's changes leaked into the fact"
+    );
 }

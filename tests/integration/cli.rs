@@ -175,17 +175,29 @@ fn templates_can_be_overridden_and_a_broken_one_is_a_clear_error() {
     let dir = tempfile::tempdir().expect("tmp");
     let bundle = support::sample_bundle();
     std::fs::create_dir_all(dir.path().join("tpl")).expect("mkdir");
-    std::fs::write(dir.path().join("tpl/summary.md"), "controls: {{ report.summary.controls.total }}\n").expect("write");
+    std::fs::write(dir.path().join("tpl/summary.md"), "controls: {{ report.summary.controls.total }}\n")
+        .expect("write");
     let out = posture(
         dir.path(),
-        &["audit", "--facts", bundle.to_str().expect("path"), "--templates", "tpl", "--format", "md,junit", "--out", "o"],
+        &[
+            "audit",
+            "--facts",
+            bundle.to_str().expect("path"),
+            "--templates",
+            "tpl",
+            "--format",
+            "md,junit",
+            "--out",
+            "o",
+        ],
     );
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert_eq!(std::fs::read_to_string(dir.path().join("o/summary.md")).expect("md"), "controls: 310\n");
     assert!(std::fs::read_to_string(dir.path().join("o/junit.xml")).expect("junit").contains("<testsuites"));
 
     std::fs::write(dir.path().join("tpl/summary.md"), "{% for x in %}\n").expect("write");
-    let broken = posture(dir.path(), &["audit", "--facts", bundle.to_str().expect("path"), "--templates", "tpl", "--out", "b"]);
+    let broken =
+        posture(dir.path(), &["audit", "--facts", bundle.to_str().expect("path"), "--templates", "tpl", "--out", "b"]);
     assert_eq!(broken.status.code(), Some(2));
     assert!(stderr(&broken).contains("template summary.md"), "{}", stderr(&broken));
 }

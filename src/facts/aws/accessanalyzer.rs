@@ -3,11 +3,10 @@
 
 use std::sync::Arc;
 
-use aws_config::Region;
 use aws_sdk_accessanalyzer::Client;
 use serde_json::{json, Value};
 
-use super::collect::{call, sdk_reason, Ctx, Planned};
+use super::collect::{all_items, call, client, Ctx, Planned};
 
 const SERVICE: &str = "accessanalyzer";
 
@@ -15,23 +14,14 @@ pub(super) fn plan(ctx: &Arc<Ctx>, kind: &str, region: &str) -> Option<Planned> 
     if kind != "aws.accessanalyzer.analyzers" {
         return None;
     }
-    let client = Client::from_conf(
-        aws_sdk_accessanalyzer::config::Builder::from(&ctx.config).region(Region::new(region.to_string())).build(),
-    );
+    let client = client!(aws_sdk_accessanalyzer, &ctx.config, region);
     let owned = region.to_string();
     Some(Planned::new(SERVICE, "ListAnalyzers", Some(region), async move { analyzers(&client, &owned).await }))
 }
 
 async fn analyzers(client: &Client, region: &str) -> Result<Value, String> {
     let what = call(SERVICE, "ListAnalyzers", Some(region));
-    let analyzers = client
-        .list_analyzers()
-        .into_paginator()
-        .items()
-        .send()
-        .try_collect()
-        .await
-        .map_err(|err| sdk_reason(&what, &err))?;
+    let analyzers = all_items!(client.list_analyzers(), what)?;
     let analyzers = analyzers
         .iter()
         .map(|analyzer| {

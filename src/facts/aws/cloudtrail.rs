@@ -4,13 +4,12 @@
 
 use std::sync::Arc;
 
-use aws_config::Region;
 use aws_sdk_cloudtrail::types::Trail;
 use aws_sdk_cloudtrail::Client;
 use serde_json::{json, Value};
 use tokio::sync::Semaphore;
 
-use super::collect::{all_ok, bounded, call, opt_str, sdk_reason, Ctx, Planned, RESOURCE_LIMIT};
+use super::collect::{all_ok, bounded, call, client, opt_str, sdk_reason, Ctx, Planned, RESOURCE_LIMIT};
 
 const SERVICE: &str = "cloudtrail";
 
@@ -18,9 +17,7 @@ pub(super) fn plan(ctx: &Arc<Ctx>, kind: &str, region: &str) -> Option<Planned> 
     if kind != "aws.cloudtrail.trails" {
         return None;
     }
-    let client = Client::from_conf(
-        aws_sdk_cloudtrail::config::Builder::from(&ctx.config).region(Region::new(region.to_string())).build(),
-    );
+    let client = client!(aws_sdk_cloudtrail, &ctx.config, region);
     let owned_region = region.to_string();
     Some(Planned::new(SERVICE, "DescribeTrails+GetTrailStatus+GetEventSelectors", Some(region), async move {
         trails(&client, &owned_region).await

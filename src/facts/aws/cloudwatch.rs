@@ -3,11 +3,10 @@
 
 use std::sync::Arc;
 
-use aws_config::Region;
 use aws_sdk_cloudwatch::Client;
 use serde_json::{json, Value};
 
-use super::collect::{call, opt_str, sdk_reason, Ctx, Planned};
+use super::collect::{all_pages, call, client, opt_str, Ctx, Planned};
 
 const SERVICE: &str = "cloudwatch";
 
@@ -15,17 +14,14 @@ pub(super) fn plan(ctx: &Arc<Ctx>, kind: &str, region: &str) -> Option<Planned> 
     if kind != "aws.cloudwatch.alarms" {
         return None;
     }
-    let client = Client::from_conf(
-        aws_sdk_cloudwatch::config::Builder::from(&ctx.config).region(Region::new(region.to_string())).build(),
-    );
+    let client = client!(aws_sdk_cloudwatch, &ctx.config, region);
     let owned = region.to_string();
     Some(Planned::new(SERVICE, "DescribeAlarms", Some(region), async move { alarms(&client, &owned).await }))
 }
 
 async fn alarms(client: &Client, region: &str) -> Result<Value, String> {
     let what = call(SERVICE, "DescribeAlarms", Some(region));
-    let pages =
-        client.describe_alarms().into_paginator().send().try_collect().await.map_err(|err| sdk_reason(&what, &err))?;
+    let pages = all_pages!(client.describe_alarms(), what)?;
     let alarms = pages
         .iter()
         .flat_map(|page| page.metric_alarms())

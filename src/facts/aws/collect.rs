@@ -10,9 +10,10 @@
 //!   sub-calls of all IAM facts share one such bound, IAM being rate-limited
 //!   per account);
 //! - the SDK's retry in standard mode with at least [`MIN_ATTEMPTS`] attempts
-//!   (unless the caller disabled retries), and timeouts per attempt and per
-//!   operation where the caller's configuration sets none. Credentials are the
-//!   caller's, untouched;
+//!   (unless the caller disabled retries), except for answers that are a web
+//!   server's error page rather than the service's ([`NotTheService`]), and
+//!   timeouts per attempt and per operation where the caller's configuration
+//!   sets none. Credentials are the caller's, untouched;
 //! - an error becomes an unavailable fact whose reason names the service, the
 //!   operation, the region and the error code; "not configured" answers are
 //!   data, decided by each service module.
@@ -27,6 +28,8 @@ use std::time::Duration;
 use aws_config::retry::{RetryConfig, RetryMode};
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{Region, SdkConfig};
+use aws_sdk_sts::config::interceptors::InterceptorContext;
+use aws_sdk_sts::config::retry::{ClassifyRetry, RetryAction};
 use aws_sdk_sts::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_sts::primitives::{DateTime, DateTimeFormat};
 use chrono::Utc;
@@ -331,6 +334,84 @@ pub(super) fn tuned_config(config: &SdkConfig) -> SdkConfig {
     };
     config.to_builder().retry_config(retry).timeout_config(timeouts).build()
 }
+
+/// Forbids retrying an HTTP 500 or 501 answer whose body is an HTML page.
+///
+/// AWS services phrase their errors, internal ones included, as XML or JSON
+/// with an error code; an HTML error page comes from whatever answers in
+/// their place (an endpoint override that routes nowhere, an emulator
+/// without this service) and will not change on retry. Retrying it only
+/// adds the back-off (seconds per call) to the audit. Gateway answers (502,
+/// 503, 504), throttling, timeouts and connection faults keep the standard
+/// retry.
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct NotTheService;
+
+impl ClassifyRetry for NotTheService {
+    fn classify_retry(&self, ctx: &InterceptorContext) -> RetryAction {
+        let Some(response) = ctx.response() else { return RetryAction::NoActionIndicated };
+        let is_html = response
+            .headers()
+            .get("content-type")
+            .is_some_and(|value| value.trim_start().to_ascii_lowercase().starts_with("text/html"));
+        if is_html && matches!(response.status().as_u16(), 500 | 501) {
+            RetryAction::RetryForbidden
+        } else {
+            RetryAction::NoActionIndicated
+        }
+    }
+
+    fn name(&self) -> &'static str {
+        "posture: an HTML error page is not the service"
+    }
+}
+
+/// A client of an AWS SDK service crate for one region, with the collector's
+/// settings: `client!(aws_sdk_kms, &ctx.config, region)`, or
+/// `client!(aws_sdk_s3, &ctx.config, region, |builder| builder.force_path_style(true))`
+/// to adjust the config builder before the client is built.
+macro_rules! client {
+    ($sdk:ident, $config:expr, $region:expr) => {
+        client!($sdk, $config, $region, |builder| builder)
+    };
+    ($sdk:ident, $config:expr, $region:expr, |$builder:ident| $adjust:expr) => {{
+        let $builder = $sdk::config::Builder::from($config)
+            .region(::aws_config::Region::new(::std::string::ToString::to_string(&$region)))
+            .retry_classifier($crate::facts::aws::collect::NotTheService)
+            .interceptor($crate::facts::aws::calls::CallCounter);
+        $sdk::Client::from_conf(($adjust).build())
+    }};
+}
+pub(super) use client;
+
+/// Every item of a paginated request (`all_items!(client.list_users(),
+/// what)`), or the reason it failed, naming `what` (see [`call`]).
+macro_rules! all_items {
+    ($request:expr, $what:expr) => {
+        $request
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|err| $crate::facts::aws::collect::sdk_reason(&$what, &err))
+    };
+}
+pub(super) use all_items;
+
+/// Every page of a paginated request whose items are spread over several
+/// lists per page, or the reason it failed, naming `what` (see [`call`]).
+macro_rules! all_pages {
+    ($request:expr, $what:expr) => {
+        $request
+            .into_paginator()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|err| $crate::facts::aws::collect::sdk_reason(&$what, &err))
+    };
+}
+pub(super) use all_pages;
 
 /// The region to use for account-level calls that need one: the
 /// configured region, `us-east-1` when none is set.

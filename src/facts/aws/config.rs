@@ -3,18 +3,15 @@
 
 use std::sync::Arc;
 
-use aws_config::Region;
 use aws_sdk_config::Client;
 use serde_json::{json, Value};
 
-use super::collect::{call, opt_str, sdk_reason, Ctx, Planned};
+use super::collect::{call, client, opt_str, sdk_reason, Ctx, Planned};
 
 const SERVICE: &str = "config";
 
 pub(super) fn plan(ctx: &Arc<Ctx>, kind: &str, region: &str) -> Option<Planned> {
-    let client = Client::from_conf(
-        aws_sdk_config::config::Builder::from(&ctx.config).region(Region::new(region.to_string())).build(),
-    );
+    let client = client!(aws_sdk_config, &ctx.config, region);
     let owned = region.to_string();
     match kind {
         "aws.config.recorders" => Some(Planned::new(

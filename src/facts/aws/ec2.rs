@@ -3,12 +3,12 @@
 
 use std::sync::Arc;
 
-use aws_config::{Region, SdkConfig};
+use aws_config::SdkConfig;
 use aws_sdk_ec2::types::{Filter, IpPermission};
 use aws_sdk_ec2::Client;
 use serde_json::{json, Value};
 
-use super::collect::{call, opt_str, region_or_default, sdk_reason, Ctx, Planned};
+use super::collect::{all_items, call, client, opt_str, region_or_default, sdk_reason, Ctx, Planned};
 
 const SERVICE: &str = "ec2";
 
@@ -47,7 +47,7 @@ pub(super) fn plan(ctx: &Arc<Ctx>, kind: &str, region: &str) -> Option<Planned> 
 }
 
 fn client(config: &SdkConfig, region: &str) -> Client {
-    Client::from_conf(aws_sdk_ec2::config::Builder::from(config).region(Region::new(region.to_string())).build())
+    client!(aws_sdk_ec2, config, region)
 }
 
 /// The regions enabled for the account, sorted.
@@ -77,14 +77,7 @@ fn arn(ctx: &Ctx, region: &str, owner: Option<&str>, resource: &str, id: &str) -
 
 async fn security_groups(client: &Client, ctx: &Ctx, region: &str) -> Result<Value, String> {
     let what = call(SERVICE, "DescribeSecurityGroups", Some(region));
-    let groups = client
-        .describe_security_groups()
-        .into_paginator()
-        .items()
-        .send()
-        .try_collect()
-        .await
-        .map_err(|err| sdk_reason(&what, &err))?;
+    let groups = all_items!(client.describe_security_groups(), what)?;
     let groups = groups
         .iter()
         .map(|group| {
@@ -120,14 +113,7 @@ fn permission(rule: &IpPermission) -> Value {
 
 async fn network_acls(client: &Client, ctx: &Ctx, region: &str) -> Result<Value, String> {
     let what = call(SERVICE, "DescribeNetworkAcls", Some(region));
-    let acls = client
-        .describe_network_acls()
-        .into_paginator()
-        .items()
-        .send()
-        .try_collect()
-        .await
-        .map_err(|err| sdk_reason(&what, &err))?;
+    let acls = all_items!(client.describe_network_acls(), what)?;
     let acls = acls
         .iter()
         .map(|acl| {
@@ -162,14 +148,7 @@ async fn network_acls(client: &Client, ctx: &Ctx, region: &str) -> Result<Value,
 
 async fn vpcs(client: &Client, ctx: &Ctx, region: &str) -> Result<Value, String> {
     let what = call(SERVICE, "DescribeVpcs", Some(region));
-    let vpcs = client
-        .describe_vpcs()
-        .into_paginator()
-        .items()
-        .send()
-        .try_collect()
-        .await
-        .map_err(|err| sdk_reason(&what, &err))?;
+    let vpcs = all_items!(client.describe_vpcs(), what)?;
     let vpcs = vpcs
         .iter()
         .map(|vpc| {
@@ -187,14 +166,7 @@ async fn vpcs(client: &Client, ctx: &Ctx, region: &str) -> Result<Value, String>
 
 async fn flow_logs(client: &Client, region: &str) -> Result<Value, String> {
     let what = call(SERVICE, "DescribeFlowLogs", Some(region));
-    let logs = client
-        .describe_flow_logs()
-        .into_paginator()
-        .items()
-        .send()
-        .try_collect()
-        .await
-        .map_err(|err| sdk_reason(&what, &err))?;
+    let logs = all_items!(client.describe_flow_logs(), what)?;
     let logs = logs
         .iter()
         .map(|log| {
@@ -228,15 +200,7 @@ async fn instances(client: &Client, ctx: &Ctx, region: &str) -> Result<Value, St
         .name("instance-state-name")
         .set_values(Some(LIVE_STATES.iter().map(|state| state.to_string()).collect()))
         .build();
-    let reservations = client
-        .describe_instances()
-        .filters(filter)
-        .into_paginator()
-        .items()
-        .send()
-        .try_collect()
-        .await
-        .map_err(|err| sdk_reason(&what, &err))?;
+    let reservations = all_items!(client.describe_instances().filters(filter), what)?;
     let mut instances = Vec::new();
     for reservation in &reservations {
         for instance in reservation.instances() {

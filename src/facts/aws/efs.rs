@@ -2,11 +2,10 @@
 
 use std::sync::Arc;
 
-use aws_config::Region;
 use aws_sdk_efs::Client;
 use serde_json::{json, Value};
 
-use super::collect::{call, sdk_reason, Ctx, Planned};
+use super::collect::{all_items, call, client, Ctx, Planned};
 
 const SERVICE: &str = "efs";
 
@@ -14,9 +13,7 @@ pub(super) fn plan(ctx: &Arc<Ctx>, kind: &str, region: &str) -> Option<Planned> 
     if kind != "aws.efs.file_systems" {
         return None;
     }
-    let client = Client::from_conf(
-        aws_sdk_efs::config::Builder::from(&ctx.config).region(Region::new(region.to_string())).build(),
-    );
+    let client = client!(aws_sdk_efs, &ctx.config, region);
     let owned = region.to_string();
     let ctx = Arc::clone(ctx);
     Some(Planned::new(SERVICE, "DescribeFileSystems", Some(region), async move {
@@ -26,14 +23,7 @@ pub(super) fn plan(ctx: &Arc<Ctx>, kind: &str, region: &str) -> Option<Planned> 
 
 async fn file_systems(client: &Client, ctx: &Ctx, region: &str) -> Result<Value, String> {
     let what = call(SERVICE, "DescribeFileSystems", Some(region));
-    let systems = client
-        .describe_file_systems()
-        .into_paginator()
-        .items()
-        .send()
-        .try_collect()
-        .await
-        .map_err(|err| sdk_reason(&what, &err))?;
+    let systems = all_items!(client.describe_file_systems(), what)?;
     let systems = systems
         .iter()
         .map(|system| {

@@ -7,7 +7,6 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use aws_config::Region;
 use aws_sdk_iam::error::ProvideErrorMetadata;
 use aws_sdk_iam::types::{AttachedPolicy, Group, Policy, PolicyScopeType, ReportStateType, Role, User};
 use aws_sdk_iam::Client;
@@ -15,7 +14,9 @@ use chrono::SecondsFormat;
 use serde_json::{json, Map, Value};
 use tokio::time::Instant;
 
-use super::collect::{all_ok, bounded, call, opt_str, sdk_reason, timestamp, Ctx, Planned};
+use super::collect::{
+    all_items, all_ok, all_pages, bounded, call, client, opt_str, sdk_reason, timestamp, Ctx, Planned,
+};
 
 const SERVICE: &str = "iam";
 
@@ -25,9 +26,7 @@ const REPORT_WAIT: Duration = Duration::from_secs(30);
 const REPORT_POLL: Duration = Duration::from_secs(2);
 
 pub(super) fn plan(ctx: &Arc<Ctx>, key: &str) -> Option<Planned> {
-    let client = Client::from_conf(
-        aws_sdk_iam::config::Builder::from(&ctx.config).region(Region::new(ctx.global_region.clone())).build(),
-    );
+    let client = client!(aws_sdk_iam, &ctx.config, ctx.global_region);
     let ctx = Arc::clone(ctx);
     let planned = match key {
         "aws.iam.credential_report" => Planned::new(
@@ -268,14 +267,7 @@ async fn account_summary(client: &Client) -> Result<Value, String> {
 
 async fn virtual_mfa_devices(client: &Client) -> Result<Value, String> {
     let what = call(SERVICE, "ListVirtualMFADevices", None);
-    let devices = client
-        .list_virtual_mfa_devices()
-        .into_paginator()
-        .items()
-        .send()
-        .try_collect()
-        .await
-        .map_err(|err| sdk_reason(&what, &err))?;
+    let devices = all_items!(client.list_virtual_mfa_devices(), what)?;
     let devices = devices
         .iter()
         .map(|device| {
@@ -293,14 +285,7 @@ async fn virtual_mfa_devices(client: &Client) -> Result<Value, String> {
 
 async fn users(client: &Client, ctx: &Ctx) -> Result<Value, String> {
     let what = call(SERVICE, "ListUsers", None);
-    let users = client
-        .list_users()
-        .into_paginator()
-        .items()
-        .send()
-        .try_collect()
-        .await
-        .map_err(|err| sdk_reason(&what, &err))?;
+    let users = all_items!(client.list_users(), what)?;
     let details = bounded(&ctx.iam_limit, users, |user| {
         let client = client.clone();
         async move { user_detail(&client, &user).await }
@@ -316,84 +301,72 @@ async fn user_detail(client: &Client, user: &User) -> Value {
     let what = |operation: &str| format!("{} for user {name}", call(SERVICE, operation, None));
     let mut unavailable = Map::new();
 
-    let mfa_devices = match client.list_mfa_devices().user_name(name).into_paginator().items().send().try_collect().await
-    {
+    let mfa_devices = match all_items!(client.list_mfa_devices().user_name(name), what("ListMFADevices")) {
         Ok(devices) => devices
             .iter()
             .map(|device| {
                 json!({ "serial_number": device.serial_number(), "enable_date": timestamp(Some(device.enable_date())) })
             })
             .collect(),
-        Err(err) => {
-            unavailable.insert("ListMFADevices".into(), sdk_reason(&what("ListMFADevices"), &err).into());
+        Err(reason) => {
+            unavailable.insert("ListMFADevices".into(), reason.into());
             Value::Null
         }
     };
 
-    let access_keys =
-        match client.list_access_keys().user_name(name).into_paginator().items().send().try_collect().await {
-            Ok(keys) => {
-                let mut entries = Vec::with_capacity(keys.len());
-                let mut last_used_failures = Vec::new();
-                for key in &keys {
-                    let id = key.access_key_id().unwrap_or_default();
-                    let last_used = match client.get_access_key_last_used().access_key_id(id).send().await {
-                        Ok(output) => timestamp(output.access_key_last_used().and_then(|used| used.last_used_date())),
-                        Err(err) => {
-                            last_used_failures
-                                .push(sdk_reason(&format!("{} of key {id}", what("GetAccessKeyLastUsed")), &err));
-                            Value::Null
-                        }
-                    };
-                    entries.push(json!({
-                        "id": id,
-                        "status": opt_str(key.status().map(|status| status.as_str())),
-                        "create_date": timestamp(key.create_date()),
-                        "last_used_date": last_used,
-                    }));
-                }
-                if !last_used_failures.is_empty() {
-                    unavailable.insert("GetAccessKeyLastUsed".into(), last_used_failures.join("; ").into());
-                }
-                Value::Array(entries)
+    let access_keys = match all_items!(client.list_access_keys().user_name(name), what("ListAccessKeys")) {
+        Ok(keys) => {
+            let mut entries = Vec::with_capacity(keys.len());
+            let mut last_used_failures = Vec::new();
+            for key in &keys {
+                let id = key.access_key_id().unwrap_or_default();
+                let last_used = match client.get_access_key_last_used().access_key_id(id).send().await {
+                    Ok(output) => timestamp(output.access_key_last_used().and_then(|used| used.last_used_date())),
+                    Err(err) => {
+                        last_used_failures
+                            .push(sdk_reason(&format!("{} of key {id}", what("GetAccessKeyLastUsed")), &err));
+                        Value::Null
+                    }
+                };
+                entries.push(json!({
+                    "id": id,
+                    "status": opt_str(key.status().map(|status| status.as_str())),
+                    "create_date": timestamp(key.create_date()),
+                    "last_used_date": last_used,
+                }));
             }
-            Err(err) => {
-                unavailable.insert("ListAccessKeys".into(), sdk_reason(&what("ListAccessKeys"), &err).into());
-                Value::Null
+            if !last_used_failures.is_empty() {
+                unavailable.insert("GetAccessKeyLastUsed".into(), last_used_failures.join("; ").into());
             }
-        };
-
-    let attached_policies = match client
-        .list_attached_user_policies()
-        .user_name(name)
-        .into_paginator()
-        .items()
-        .send()
-        .try_collect()
-        .await
-    {
-        Ok(policies) => attached(&policies),
-        Err(err) => {
-            unavailable
-                .insert("ListAttachedUserPolicies".into(), sdk_reason(&what("ListAttachedUserPolicies"), &err).into());
+            Value::Array(entries)
+        }
+        Err(reason) => {
+            unavailable.insert("ListAccessKeys".into(), reason.into());
             Value::Null
         }
     };
 
-    let inline_policies =
-        match client.list_user_policies().user_name(name).into_paginator().items().send().try_collect().await {
-            Ok(names) => json!(names),
-            Err(err) => {
-                unavailable.insert("ListUserPolicies".into(), sdk_reason(&what("ListUserPolicies"), &err).into());
+    let attached_policies =
+        match all_items!(client.list_attached_user_policies().user_name(name), what("ListAttachedUserPolicies")) {
+            Ok(policies) => attached(&policies),
+            Err(reason) => {
+                unavailable.insert("ListAttachedUserPolicies".into(), reason.into());
                 Value::Null
             }
         };
 
-    let groups = match client.list_groups_for_user().user_name(name).into_paginator().items().send().try_collect().await
-    {
+    let inline_policies = match all_items!(client.list_user_policies().user_name(name), what("ListUserPolicies")) {
+        Ok(names) => json!(names),
+        Err(reason) => {
+            unavailable.insert("ListUserPolicies".into(), reason.into());
+            Value::Null
+        }
+    };
+
+    let groups = match all_items!(client.list_groups_for_user().user_name(name), what("ListGroupsForUser")) {
         Ok(groups) => groups.iter().map(|group| Value::String(group.group_name().to_string())).collect(),
-        Err(err) => {
-            unavailable.insert("ListGroupsForUser".into(), sdk_reason(&what("ListGroupsForUser"), &err).into());
+        Err(reason) => {
+            unavailable.insert("ListGroupsForUser".into(), reason.into());
             Value::Null
         }
     };
@@ -433,14 +406,7 @@ fn attached(policies: &[AttachedPolicy]) -> Value {
 
 async fn groups(client: &Client, ctx: &Ctx) -> Result<Value, String> {
     let what = call(SERVICE, "ListGroups", None);
-    let groups = client
-        .list_groups()
-        .into_paginator()
-        .items()
-        .send()
-        .try_collect()
-        .await
-        .map_err(|err| sdk_reason(&what, &err))?;
+    let groups = all_items!(client.list_groups(), what)?;
     let details = bounded(&ctx.iam_limit, groups, |group| {
         let client = client.clone();
         async move { group_detail(&client, &group).await }
@@ -452,24 +418,9 @@ async fn groups(client: &Client, ctx: &Ctx) -> Result<Value, String> {
 async fn group_detail(client: &Client, group: &Group) -> Result<Value, String> {
     let name = group.group_name();
     let what = |operation: &str| format!("{} for group {name}", call(SERVICE, operation, None));
-    let attached_policies = client
-        .list_attached_group_policies()
-        .group_name(name)
-        .into_paginator()
-        .items()
-        .send()
-        .try_collect()
-        .await
-        .map_err(|err| sdk_reason(&what("ListAttachedGroupPolicies"), &err))?;
-    let inline_policies = client
-        .list_group_policies()
-        .group_name(name)
-        .into_paginator()
-        .items()
-        .send()
-        .try_collect()
-        .await
-        .map_err(|err| sdk_reason(&what("ListGroupPolicies"), &err))?;
+    let attached_policies =
+        all_items!(client.list_attached_group_policies().group_name(name), what("ListAttachedGroupPolicies"))?;
+    let inline_policies = all_items!(client.list_group_policies().group_name(name), what("ListGroupPolicies"))?;
     Ok(json!({
         "name": name,
         "arn": group.arn(),
@@ -480,14 +431,7 @@ async fn group_detail(client: &Client, group: &Group) -> Result<Value, String> {
 
 async fn roles(client: &Client, ctx: &Ctx) -> Result<Value, String> {
     let what = call(SERVICE, "ListRoles", None);
-    let roles = client
-        .list_roles()
-        .into_paginator()
-        .items()
-        .send()
-        .try_collect()
-        .await
-        .map_err(|err| sdk_reason(&what, &err))?;
+    let roles = all_items!(client.list_roles(), what)?;
     let details = bounded(&ctx.iam_limit, roles, |role| {
         let client = client.clone();
         async move { role_detail(&client, &role).await }
@@ -499,15 +443,7 @@ async fn roles(client: &Client, ctx: &Ctx) -> Result<Value, String> {
 async fn role_detail(client: &Client, role: &Role) -> Result<Value, String> {
     let name = role.role_name();
     let what = format!("{} for role {name}", call(SERVICE, "ListAttachedRolePolicies", None));
-    let attached_policies = client
-        .list_attached_role_policies()
-        .role_name(name)
-        .into_paginator()
-        .items()
-        .send()
-        .try_collect()
-        .await
-        .map_err(|err| sdk_reason(&what, &err))?;
+    let attached_policies = all_items!(client.list_attached_role_policies().role_name(name), what)?;
     Ok(json!({
         "name": name,
         "arn": role.arn(),
@@ -520,25 +456,11 @@ async fn role_detail(client: &Client, role: &Role) -> Result<Value, String> {
 
 async fn policies(client: &Client, ctx: &Ctx) -> Result<Value, String> {
     let what = call(SERVICE, "ListPolicies", None);
-    let local = client
-        .list_policies()
-        .scope(PolicyScopeType::Local)
-        .into_paginator()
-        .items()
-        .send()
-        .try_collect()
-        .await
-        .map_err(|err| sdk_reason(&format!("{what} (Scope=Local)"), &err))?;
-    let aws_attached = client
-        .list_policies()
-        .scope(PolicyScopeType::Aws)
-        .only_attached(true)
-        .into_paginator()
-        .items()
-        .send()
-        .try_collect()
-        .await
-        .map_err(|err| sdk_reason(&format!("{what} (Scope=AWS, OnlyAttached=true)"), &err))?;
+    let local = all_items!(client.list_policies().scope(PolicyScopeType::Local), format!("{what} (Scope=Local)"))?;
+    let aws_attached = all_items!(
+        client.list_policies().scope(PolicyScopeType::Aws).only_attached(true),
+        format!("{what} (Scope=AWS, OnlyAttached=true)")
+    )?;
     let items: Vec<(&'static str, Policy)> =
         local.into_iter().map(|policy| ("local", policy)).chain(aws_attached.into_iter().map(|p| ("aws", p))).collect();
     let details = bounded(&ctx.iam_limit, items, |(scope, policy)| {
@@ -610,14 +532,7 @@ pub(super) fn percent_decode(text: &str) -> Result<String, String> {
 async fn support_role(client: &Client, ctx: &Ctx) -> Result<Value, String> {
     let policy_arn = format!("arn:{}:iam::aws:policy/AWSSupportAccess", ctx.partition);
     let what = format!("{} for {policy_arn}", call(SERVICE, "ListEntitiesForPolicy", None));
-    let pages = client
-        .list_entities_for_policy()
-        .policy_arn(&policy_arn)
-        .into_paginator()
-        .send()
-        .try_collect()
-        .await
-        .map_err(|err| sdk_reason(&what, &err))?;
+    let pages = all_pages!(client.list_entities_for_policy().policy_arn(&policy_arn), what)?;
     let mut users = Vec::new();
     let mut groups = Vec::new();
     let mut roles = Vec::new();
@@ -631,14 +546,7 @@ async fn support_role(client: &Client, ctx: &Ctx) -> Result<Value, String> {
 
 async fn server_certificates(client: &Client) -> Result<Value, String> {
     let what = call(SERVICE, "ListServerCertificates", None);
-    let certificates = client
-        .list_server_certificates()
-        .into_paginator()
-        .items()
-        .send()
-        .try_collect()
-        .await
-        .map_err(|err| sdk_reason(&what, &err))?;
+    let certificates = all_items!(client.list_server_certificates(), what)?;
     let certificates = certificates
         .iter()
         .map(|certificate| {

@@ -3,14 +3,13 @@
 
 use std::sync::Arc;
 
-use aws_config::Region;
 use aws_sdk_kms::error::ProvideErrorMetadata;
 use aws_sdk_kms::types::{KeyManagerType, KeySpec, KeyState, OriginType};
 use aws_sdk_kms::Client;
 use serde_json::{json, Value};
 use tokio::sync::Semaphore;
 
-use super::collect::{bounded, call, opt_str, sdk_reason, Ctx, Planned, RESOURCE_LIMIT};
+use super::collect::{all_items, bounded, call, client, opt_str, sdk_reason, Ctx, Planned, RESOURCE_LIMIT};
 
 const SERVICE: &str = "kms";
 
@@ -18,9 +17,7 @@ pub(super) fn plan(ctx: &Arc<Ctx>, kind: &str, region: &str) -> Option<Planned> 
     if kind != "aws.kms.keys" {
         return None;
     }
-    let client = Client::from_conf(
-        aws_sdk_kms::config::Builder::from(&ctx.config).region(Region::new(region.to_string())).build(),
-    );
+    let client = client!(aws_sdk_kms, &ctx.config, region);
     let owned = region.to_string();
     Some(Planned::new(SERVICE, "ListKeys+DescribeKey+GetKeyRotationStatus", Some(region), async move {
         keys(&client, &owned).await
@@ -29,14 +26,7 @@ pub(super) fn plan(ctx: &Arc<Ctx>, kind: &str, region: &str) -> Option<Planned> 
 
 async fn keys(client: &Client, region: &str) -> Result<Value, String> {
     let what = call(SERVICE, "ListKeys", Some(region));
-    let keys = client
-        .list_keys()
-        .into_paginator()
-        .items()
-        .send()
-        .try_collect()
-        .await
-        .map_err(|err| sdk_reason(&what, &err))?;
+    let keys = all_items!(client.list_keys(), what)?;
     let ids: Vec<String> = keys.iter().filter_map(|key| key.key_arn().or(key.key_id()).map(String::from)).collect();
     let limit = Arc::new(Semaphore::new(RESOURCE_LIMIT));
     let owned = region.to_string();

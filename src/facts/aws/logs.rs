@@ -3,11 +3,10 @@
 
 use std::sync::Arc;
 
-use aws_config::Region;
 use aws_sdk_cloudwatchlogs::Client;
 use serde_json::{json, Value};
 
-use super::collect::{call, opt_str, sdk_reason, Ctx, Planned};
+use super::collect::{all_items, call, client, opt_str, Ctx, Planned};
 
 const SERVICE: &str = "logs";
 
@@ -15,9 +14,7 @@ pub(super) fn plan(ctx: &Arc<Ctx>, kind: &str, region: &str) -> Option<Planned> 
     if kind != "aws.logs.metric_filters" {
         return None;
     }
-    let client = Client::from_conf(
-        aws_sdk_cloudwatchlogs::config::Builder::from(&ctx.config).region(Region::new(region.to_string())).build(),
-    );
+    let client = client!(aws_sdk_cloudwatchlogs, &ctx.config, region);
     let owned = region.to_string();
     Some(Planned::new(
         SERVICE,
@@ -29,14 +26,7 @@ pub(super) fn plan(ctx: &Arc<Ctx>, kind: &str, region: &str) -> Option<Planned> 
 
 async fn metric_filters(client: &Client, region: &str) -> Result<Value, String> {
     let what = call(SERVICE, "DescribeMetricFilters", Some(region));
-    let filters = client
-        .describe_metric_filters()
-        .into_paginator()
-        .items()
-        .send()
-        .try_collect()
-        .await
-        .map_err(|err| sdk_reason(&what, &err))?;
+    let filters = all_items!(client.describe_metric_filters(), what)?;
     let filters = filters
         .iter()
         .map(|filter| {

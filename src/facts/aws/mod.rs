@@ -60,6 +60,7 @@ pub fn is_region_name(name: &str) -> bool {
 }
 
 pub mod accessanalyzer;
+pub mod calls;
 pub mod cloudtrail;
 pub mod cloudwatch;
 pub mod collect;

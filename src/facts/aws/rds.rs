@@ -3,11 +3,10 @@
 
 use std::sync::Arc;
 
-use aws_config::Region;
 use aws_sdk_rds::Client;
 use serde_json::{json, Value};
 
-use super::collect::{call, opt_str, sdk_reason, Ctx, Planned};
+use super::collect::{all_items, call, client, opt_str, Ctx, Planned};
 
 const SERVICE: &str = "rds";
 
@@ -15,23 +14,14 @@ pub(super) fn plan(ctx: &Arc<Ctx>, kind: &str, region: &str) -> Option<Planned> 
     if kind != "aws.rds.instances" {
         return None;
     }
-    let client = Client::from_conf(
-        aws_sdk_rds::config::Builder::from(&ctx.config).region(Region::new(region.to_string())).build(),
-    );
+    let client = client!(aws_sdk_rds, &ctx.config, region);
     let owned = region.to_string();
     Some(Planned::new(SERVICE, "DescribeDBInstances", Some(region), async move { instances(&client, &owned).await }))
 }
 
 async fn instances(client: &Client, region: &str) -> Result<Value, String> {
     let what = call(SERVICE, "DescribeDBInstances", Some(region));
-    let instances = client
-        .describe_db_instances()
-        .into_paginator()
-        .items()
-        .send()
-        .try_collect()
-        .await
-        .map_err(|err| sdk_reason(&what, &err))?;
+    let instances = all_items!(client.describe_db_instances(), what)?;
     let instances = instances
         .iter()
         .map(|instance| {

@@ -9,13 +9,12 @@
 
 use std::sync::Arc;
 
-use aws_config::Region;
 use aws_sdk_s3::error::ProvideErrorMetadata;
 use aws_sdk_s3::types::Bucket;
 use serde_json::{json, Map, Value};
 use tokio::sync::Semaphore;
 
-use super::collect::{bounded, call, opt_str, sdk_reason, timestamp, Ctx, Planned, RESOURCE_LIMIT};
+use super::collect::{all_pages, bounded, call, client, opt_str, sdk_reason, timestamp, Ctx, Planned, RESOURCE_LIMIT};
 
 pub(super) fn plan(ctx: &Arc<Ctx>, key: &str) -> Option<Planned> {
     let ctx = Arc::clone(ctx);
@@ -35,11 +34,8 @@ pub(super) fn plan(ctx: &Arc<Ctx>, key: &str) -> Option<Planned> {
 }
 
 fn s3_client(ctx: &Ctx, region: &str) -> aws_sdk_s3::Client {
-    let mut builder = aws_sdk_s3::config::Builder::from(&ctx.config).region(Region::new(region.to_string()));
-    if ctx.endpoint_override.is_some() {
-        builder = builder.force_path_style(true);
-    }
-    aws_sdk_s3::Client::from_conf(builder.build())
+    let path_style = ctx.endpoint_override.is_some();
+    client!(aws_sdk_s3, &ctx.config, region, |builder| builder.force_path_style(path_style))
 }
 
 /// The region of a bucket from its GetBucketLocation constraint: none or
@@ -55,13 +51,7 @@ pub(super) fn bucket_region(constraint: Option<&str>) -> String {
 async fn buckets(ctx: Arc<Ctx>) -> Result<Value, String> {
     let global = s3_client(&ctx, &ctx.global_region);
     let what = call("s3", "ListBuckets", None);
-    let buckets = global
-        .list_buckets()
-        .into_paginator()
-        .send()
-        .try_collect()
-        .await
-        .map_err(|err| sdk_reason(&what, &err))?
+    let buckets = all_pages!(global.list_buckets(), what)?
         .into_iter()
         .flat_map(|page| page.buckets.unwrap_or_default())
         .collect::<Vec<Bucket>>();
@@ -224,12 +214,10 @@ impl aws_sdk_s3control::config::endpoint::ResolveEndpoint for FixedEndpoint {
 }
 
 async fn account_public_access_block(ctx: &Ctx) -> Result<Value, String> {
-    let mut builder =
-        aws_sdk_s3control::config::Builder::from(&ctx.config).region(Region::new(ctx.global_region.clone()));
-    if let Some(url) = &ctx.endpoint_override {
-        builder = builder.endpoint_resolver(FixedEndpoint(url.clone()));
-    }
-    let client = aws_sdk_s3control::Client::from_conf(builder.build());
+    let client = client!(aws_sdk_s3control, &ctx.config, ctx.global_region, |builder| match &ctx.endpoint_override {
+        Some(url) => builder.endpoint_resolver(FixedEndpoint(url.clone())),
+        None => builder,
+    });
     let what = format!("{} for account {}", call("s3control", "GetPublicAccessBlock", None), ctx.account_id);
     match client.get_public_access_block().account_id(&ctx.account_id).send().await {
         Ok(output) => Ok(match output.public_access_block_configuration() {

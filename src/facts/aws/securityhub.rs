@@ -3,13 +3,12 @@
 
 use std::sync::Arc;
 
-use aws_config::Region;
 use aws_sdk_securityhub::error::ProvideErrorMetadata;
 use aws_sdk_securityhub::Client;
 use chrono::SecondsFormat;
 use serde_json::{json, Value};
 
-use super::collect::{call, opt_str, sdk_reason, Ctx, Planned};
+use super::collect::{call, client, opt_str, sdk_reason, Ctx, Planned};
 
 const SERVICE: &str = "securityhub";
 
@@ -17,9 +16,7 @@ pub(super) fn plan(ctx: &Arc<Ctx>, kind: &str, region: &str) -> Option<Planned> 
     if kind != "aws.securityhub.hub" {
         return None;
     }
-    let client = Client::from_conf(
-        aws_sdk_securityhub::config::Builder::from(&ctx.config).region(Region::new(region.to_string())).build(),
-    );
+    let client = client!(aws_sdk_securityhub, &ctx.config, region);
     let owned = region.to_string();
     Some(Planned::new(SERVICE, "DescribeHub", Some(region), async move { hub(&client, &owned).await }))
 }

@@ -2,11 +2,10 @@
 
 use std::sync::Arc;
 
-use aws_config::Region;
 use aws_sdk_sns::Client;
 use serde_json::{json, Value};
 
-use super::collect::{call, opt_str, sdk_reason, Ctx, Planned};
+use super::collect::{all_items, call, client, opt_str, Ctx, Planned};
 
 const SERVICE: &str = "sns";
 
@@ -14,23 +13,14 @@ pub(super) fn plan(ctx: &Arc<Ctx>, kind: &str, region: &str) -> Option<Planned> 
     if kind != "aws.sns.subscriptions" {
         return None;
     }
-    let client = Client::from_conf(
-        aws_sdk_sns::config::Builder::from(&ctx.config).region(Region::new(region.to_string())).build(),
-    );
+    let client = client!(aws_sdk_sns, &ctx.config, region);
     let owned = region.to_string();
     Some(Planned::new(SERVICE, "ListSubscriptions", Some(region), async move { subscriptions(&client, &owned).await }))
 }
 
 async fn subscriptions(client: &Client, region: &str) -> Result<Value, String> {
     let what = call(SERVICE, "ListSubscriptions", Some(region));
-    let subscriptions = client
-        .list_subscriptions()
-        .into_paginator()
-        .items()
-        .send()
-        .try_collect()
-        .await
-        .map_err(|err| sdk_reason(&what, &err))?;
+    let subscriptions = all_items!(client.list_subscriptions(), what)?;
     let subscriptions = subscriptions
         .iter()
         .map(|subscription| {

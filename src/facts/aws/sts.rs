@@ -2,14 +2,13 @@
 
 use aws_config::SdkConfig;
 
-use super::collect::{call, region_or_default, sdk_reason};
+use super::collect::{call, client, region_or_default, sdk_reason};
 
 /// The account id and ARN of the caller; an error says what to fix.
 pub(super) async fn caller_identity(config: &SdkConfig) -> Result<(String, String), String> {
     let region = region_or_default(config);
     let what = call("sts", "GetCallerIdentity", Some(region.as_ref()));
-    let client =
-        aws_sdk_sts::Client::from_conf(aws_sdk_sts::config::Builder::from(config).region(region.clone()).build());
+    let client = client!(aws_sdk_sts, config, region);
     let output = client.get_caller_identity().send().await.map_err(|err| sdk_reason(&what, &err))?;
     match (output.account(), output.arn()) {
         (Some(account), Some(arn)) => Ok((account.to_string(), arn.to_string())),
