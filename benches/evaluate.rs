@@ -37,7 +37,7 @@ fn main() {
 
 fn timed_audit(bundle: &Path, out: &Path) -> (f64, u64) {
     let output = Command::new("/usr/bin/time")
-        .args(["-f", "%e %M", env!("CARGO_BIN_EXE_posture"), "audit", "--quiet", "--fail-on", "none", "--facts"])
+        .args(["-f", "%e %M", env!("CARGO_BIN_EXE_posture"), "audit", "--quiet", "--no-history", "--fail-on", "none", "--facts"])
         .arg(bundle)
         .arg("--out")
         .arg(out)

@@ -30,7 +30,7 @@ PY
   AWS_ENDPOINT_URL=$endpoint AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_REGION=us-east-1 \
   AWS_EC2_METADATA_DISABLED=true \
     /usr/bin/time -f "posture scale $scale: %e s wall, %M KiB peak" \
-    target/release/posture audit --target aws --regions "$(IFS=,; echo "${regions[*]}")" --quiet --fail-on none \
+    target/release/posture audit --target aws --regions "$(IFS=,; echo "${regions[*]}")" --quiet --no-history --fail-on none \
       --out "$work/posture-$scale" || true
   echo "posture scale $scale: $(( $(requests) - before )) API requests"
   if [ -x ../shared/peers/run-prowler.sh ] && [ -z "${SKIP_PROWLER:-}" ]; then

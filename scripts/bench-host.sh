@@ -19,9 +19,9 @@ trap 'rm -rf "$work"' EXIT
 
 echo "posture $(target/release/posture --version | cut -d' ' -f2): full CIS Debian Linux 12 audit of this machine (3 runs)"
 for run in 1 2 3; do
-  /usr/bin/time -f "  run $run: %e s wall, %M KiB peak" target/release/posture audit --quiet --fail-on none --out "$work/posture" || true
+  /usr/bin/time -f "  run $run: %e s wall, %M KiB peak" target/release/posture audit --quiet --no-history --fail-on none --out "$work/posture" || true
 done
-target/release/posture audit --fail-on none --out "$work/posture" 2>&1 | tail -n 1 | sed 's/^/  /'
+target/release/posture audit --no-history --fail-on none --out "$work/posture" 2>&1 | tail -n 1 | sed 's/^/  /'
 
 echo "lynis $(lynis show version): lynis audit system --quick"
 /usr/bin/time -f "  %e s wall, %M KiB peak" lynis audit system --quick --no-colors >"$work/lynis.out" 2>"$work/lynis.time" || true

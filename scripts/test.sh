@@ -20,4 +20,10 @@ POSTURE_TEST_AWS_ENDPOINT=$(scripts/moto.sh 5056)
 export POSTURE_TEST_AWS_ENDPOINT
 trap 'kill "$(cat "$MOTO_PIDFILE")" 2>/dev/null || true' EXIT
 
+# The PostgreSQL server the shared-history tests run against (127.0.0.1;
+# each test creates a database of its own).
+POSTURE_TEST_POSTGRES_URL=$(scripts/postgres.sh 5057)
+export POSTURE_TEST_POSTGRES_URL
+trap 'kill "$(cat "$MOTO_PIDFILE")" 2>/dev/null || true; scripts/postgres.sh stop 5057 || true' EXIT
+
 cargo test --locked "$@"

@@ -12,12 +12,14 @@ use crate::cli::Format;
 use crate::evaluate::{self, PlannedCheck, TargetFacts};
 use crate::facts::bundle::Bundle;
 use crate::finding::Severity;
+use crate::history::AuditHistory;
 use crate::progress::Progress;
 use crate::report::{self, model, RunInfo};
 use crate::results::{self, RunResults};
 use crate::script::ScriptEngine;
 use crate::settings::{AuditSettings, FactsInput};
 use crate::target;
+use crate::waivers::Waivers;
 use crate::Fatal;
 
 /// Runs an audit and returns its exit code.
@@ -31,6 +33,14 @@ pub fn run(settings: &AuditSettings) -> Result<u8, Fatal> {
     for problem in &catalog.problems {
         progress.log(&format!("content problem: {problem}"));
     }
+    // A bad signing key must stop the run before anything is collected.
+    if let Some(key) = &settings.signing_key {
+        crate::pack::keys::read_signing_key(key).map_err(|e| Fatal::Setup(format!("--sign: {e}")))?;
+    }
+    let waivers = match &settings.waivers {
+        Some(path) => Waivers::load(path, &|scope| catalog.has_scope(scope)).map_err(|e| Fatal::Setup(e.to_string()))?,
+        None => Waivers::default(),
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -91,12 +101,28 @@ pub fn run(settings: &AuditSettings) -> Result<u8, Fatal> {
     if settings.timings && api_calls.total() > 0 {
         eprintln!("posture: timing:   AWS API: {api_calls}");
     }
+    // A benchmark needs a target of one of its providers; a benchmark of
+    // several providers (PCI DSS: aws and linux) audited with only some of
+    // them judges what it can, and its other checks give `error` findings
+    // saying which kind of target was missing (see evaluate::not_judged).
     for benchmark in &plan.benchmarks {
-        if !targets.iter().any(|t| t.provider == benchmark.benchmark.provider) {
+        let providers = &benchmark.benchmark.providers;
+        let (present, missing): (Vec<&String>, Vec<&String>) =
+            providers.iter().partition(|p| targets.iter().any(|t| &t.provider == *p));
+        if present.is_empty() {
             return Err(Fatal::Setup(format!(
                 "benchmark '{}' audits {} targets, and no {} target is part of this audit",
-                benchmark.benchmark.id, benchmark.benchmark.provider, benchmark.benchmark.provider
+                benchmark.benchmark.id,
+                providers.join(" and "),
+                providers.join(" or ")
             )));
+        }
+        for provider in missing {
+            progress.log(&format!(
+                "benchmark '{}': no {provider} target is part of this audit; its controls judged by {provider} \
+                 checks are reported as error (not judged)",
+                benchmark.benchmark.id
+            ));
         }
     }
     if let Some(path) = &settings.save_facts {
@@ -105,15 +131,7 @@ pub fn run(settings: &AuditSettings) -> Result<u8, Fatal> {
         progress.log(&format!("wrote fact bundle {}", path.display()));
     }
 
-    let check_providers: BTreeMap<String, String> = plan
-        .benchmarks
-        .iter()
-        .flat_map(|b| {
-            b.controls
-                .iter()
-                .flat_map(move |c| c.checks.iter().map(move |id| (id.clone(), b.benchmark.provider.clone())))
-        })
-        .collect();
+    let check_providers = check_providers(&catalog, &plan);
     let pairs: u64 = planned
         .keys()
         .map(|id| targets.iter().filter(|t| check_providers.get(id) == Some(&t.provider)).count() as u64)
@@ -126,8 +144,7 @@ pub fn run(settings: &AuditSettings) -> Result<u8, Fatal> {
             durations.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push((took, check.to_owned()));
         }
     };
-    let findings =
-        evaluate::evaluate(&catalog.preludes, &planned, &check_providers, &targets, &settings.limits, &on_done);
+    let findings = evaluate_plan(&catalog, &planned, &check_providers, &targets, &settings.limits, &on_done);
     progress.finish();
     phase.done("evaluate");
     let mut durations = durations.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
@@ -140,9 +157,9 @@ pub fn run(settings: &AuditSettings) -> Result<u8, Fatal> {
         eprintln!("posture: timing:   {check}: {:.3} s", took.as_secs_f64());
     }
 
-    let severities: BTreeMap<String, Severity> =
-        catalog.checks.iter().map(|(id, check)| (id.clone(), check.meta.severity)).collect();
-    let results = RunResults::build(&plan, findings, &severities);
+    // Waivers are judged on the day the run started, so re-evaluating the
+    // run's evidence later gives the same verdicts.
+    let results = RunResults::build(&plan, findings, &catalog.severities(), waivers, started_at.date_naive());
     let exit_code = results::exit_code(&results, settings.fail_on, catalog.problems.len());
     let info = RunInfo {
         id: uuid::Uuid::new_v4().to_string(),
@@ -156,17 +173,92 @@ pub fn run(settings: &AuditSettings) -> Result<u8, Fatal> {
         fail_on: settings.fail_on_label(),
         exit_code,
     };
-    let report = report::build(&catalog, &plan, &results, &targets, info);
+    let mut report = report::build(&catalog, &plan, &results, &targets, info);
     phase.done("roll up and build the report");
+    // The changes since the previous run go into the reports; the run is
+    // recorded once they are written. A history problem is printed and
+    // makes the exit code 2, never stops the audit.
+    let mut history = AuditHistory::before_reports(settings.history.as_ref(), &mut report);
+    phase.done("read the history");
+    crate::pack::clear_previous(&settings.out).map_err(|e| Fatal::Output(format!("evidence pack: {e}")))?;
     write_reports(settings, &tera, &report, &progress)?;
     phase.done("render and write reports");
+    let pack = crate::pack::PackInput {
+        catalog: &catalog,
+        plan: &plan,
+        targets: &targets,
+        report: &report,
+        waivers_file: settings.waivers.as_deref(),
+        limits: &settings.limits,
+        signing_key: settings.signing_key.as_deref(),
+    };
+    crate::pack::write(&settings.out, &pack).map_err(|e| Fatal::Output(format!("evidence pack: {e}")))?;
+    progress.log(&format!(
+        "wrote the evidence pack {}{}",
+        settings.out.join(crate::pack::MANIFEST).display(),
+        if settings.signing_key.is_some() { " (signed)" } else { "" }
+    ));
+    if let Some(archive) = &settings.pack_archive {
+        crate::pack::archive(&settings.out, archive).map_err(|e| Fatal::Output(format!("--pack: {e}")))?;
+        progress.log(&format!("wrote {}", archive.display()));
+    }
+    phase.done("write the evidence pack");
+    if let Some(line) = history.record(&report) {
+        progress.log(&line);
+    }
+    if history.failed {
+        report.run.exit_code = 2;
+    }
+    phase.done("record the run in the history");
     progress.log(&summary_line(&report));
-    Ok(exit_code)
+    Ok(report.run.exit_code)
+}
+
+/// The findings of the planned checks on the targets: each check on the
+/// targets of its provider, and an `error` per check whose provider has no
+/// target. The one evaluation `audit` runs and `verify` re-runs.
+pub(crate) fn evaluate_plan(
+    catalog: &Catalog,
+    planned: &BTreeMap<String, PlannedCheck>,
+    check_providers: &BTreeMap<String, String>,
+    targets: &[TargetFacts],
+    limits: &crate::script::Limits,
+    on_done: &(dyn Fn(&str, std::time::Duration) + Sync),
+) -> Vec<crate::finding::Finding> {
+    let mut findings = evaluate::evaluate(&catalog.preludes, planned, check_providers, targets, limits, on_done);
+    findings.extend(evaluate::not_judged(planned, check_providers, targets));
+    findings
+}
+
+/// The provider each selected check is evaluated for: its own (the folder
+/// under `checks/`). A check that did not load is placed by the folder of
+/// the file that failed, else by its id's prefix (`aws_...`), else it goes
+/// with its benchmark's first provider, so that its error is reported on
+/// the targets it was meant for.
+pub(crate) fn check_providers(catalog: &Catalog, plan: &crate::catalog::plan::Plan<'_>) -> BTreeMap<String, String> {
+    let mut providers = BTreeMap::new();
+    for planned in &plan.benchmarks {
+        let benchmark = planned.benchmark;
+        for id in planned.controls.iter().flat_map(|c| c.checks.iter()) {
+            let provider = match catalog.checks.get(id) {
+                Some(check) => check.provider.clone(),
+                None => {
+                    let from_path = catalog.check_problem(id).and_then(|problem| {
+                        benchmark.providers.iter().find(|p| problem.path.contains(&format!("checks/{p}/")))
+                    });
+                    let from_id = || benchmark.providers.iter().find(|p| id.starts_with(&format!("{p}_")));
+                    from_path.or_else(from_id).or(benchmark.providers.first()).cloned().unwrap_or_default()
+                }
+            };
+            providers.entry(id.clone()).or_insert(provider);
+        }
+    }
+    providers
 }
 
 /// Compiles every check the selected controls name; a check that is missing
 /// or broken becomes an error for its controls, not a fatal problem.
-fn compile_plan(
+pub(crate) fn compile_plan(
     catalog: &Catalog,
     plan: &crate::catalog::plan::Plan<'_>,
     engine: &ScriptEngine,

@@ -22,6 +22,36 @@ pub enum Command {
     Explain(ExplainArgs),
     /// Load and compile all content; report every problem with its position.
     Validate(ContentArgs),
+    /// Write an ed25519 key pair for signing evidence packs (`audit --sign`).
+    Keygen(KeygenArgs),
+    /// Check an evidence pack: file hashes, signature, and every verdict
+    /// re-derived from the recorded facts and content.
+    Verify(VerifyArgs),
+    /// List the audits recorded in the history, newest first.
+    History(HistoryArgs),
+    /// What changed between two recorded runs: newly failing, fixed, newly
+    /// erroring, added and removed controls and resources.
+    Diff(DiffArgs),
+    /// Pass rate and control counts per recorded run, as a table or an HTML
+    /// page with a chart.
+    Trend(TrendArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct KeygenArgs {
+    /// The private key file to write; the public key goes beside it with `.pub` appended.
+    #[arg(value_name = "KEYFILE", default_value = "posture-signing.pem")]
+    pub key: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// The pack: an audit's --out folder, or the archive written with --pack.
+    #[arg(value_name = "PACK")]
+    pub pack: PathBuf,
+    /// Require the manifest to be signed by this public key (PEM).
+    #[arg(long, value_name = "FILE")]
+    pub public_key: Option<PathBuf>,
 }
 
 #[derive(Debug, Args, Clone, Default)]
@@ -88,6 +118,23 @@ pub struct AuditArgs {
     /// Print nothing but errors.
     #[arg(long, short)]
     pub quiet: bool,
+    #[command(flatten)]
+    pub history: HistoryLocationArgs,
+    /// Do not record this audit in the history (and show no changes since the
+    /// previous run). POSTURE_NO_HISTORY=1 does the same.
+    #[arg(long, env = "POSTURE_NO_HISTORY", value_parser = clap::builder::FalseyValueParser::new())]
+    pub no_history: bool,
+    /// Sign the evidence pack's manifest with this ed25519 private key
+    /// (PKCS#8 PEM, as `posture keygen` writes).
+    #[arg(long, value_name = "KEYFILE")]
+    pub sign: Option<PathBuf>,
+    /// Also write the evidence pack (the --out folder) as one .tar.gz archive.
+    #[arg(long, value_name = "FILE.tar.gz")]
+    pub pack: Option<PathBuf>,
+    /// Waivers file (TOML `[[waivers]]`: control or check, resource glob,
+    /// target, justification, approver, expires); default: `waivers` of posture.toml.
+    #[arg(long, value_name = "FILE")]
+    pub waivers: Option<PathBuf>,
 }
 
 /// How to reach an AWS account (`--target aws`).
@@ -149,4 +196,71 @@ pub struct ExplainArgs {
     pub content: ContentArgs,
     /// A check id, a control id (`5.1.20`) or a qualified control id (`cis-debian-linux-12:5.1.20`).
     pub id: String,
+}
+
+/// Where the audit history is.
+#[derive(Debug, Args, Clone, Default)]
+pub struct HistoryLocationArgs {
+    /// The audit history: a SQLite file, or a postgres:// URL for a history a
+    /// team shares (default: `history` of posture.toml, else
+    /// ~/.local/share/posture/history.sqlite).
+    #[arg(long, value_name = "PATH|URL", env = "POSTURE_HISTORY")]
+    pub history: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    #[command(flatten)]
+    pub location: HistoryLocationArgs,
+    /// Configuration file whose `history` is used (default: ./posture.toml when it exists).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Show at most this many runs.
+    #[arg(long, value_name = "N", default_value_t = 20)]
+    pub limit: usize,
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: OutputFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    #[command(flatten)]
+    pub location: HistoryLocationArgs,
+    /// Configuration file whose `history` is used (default: ./posture.toml when it exists).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// The earlier run: an id or the start of one (default: the run before
+    /// RUN_B of the same benchmarks and targets).
+    pub run_a: Option<String>,
+    /// The later run (default: the newest run; with RUN_A alone, the newest
+    /// run of RUN_A's benchmarks and targets).
+    pub run_b: Option<String>,
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: OutputFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct TrendArgs {
+    #[command(flatten)]
+    pub location: HistoryLocationArgs,
+    /// Configuration file whose `history` is used (default: ./posture.toml when it exists).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Only this benchmark.
+    #[arg(long, value_name = "ID")]
+    pub benchmark: Option<String>,
+    /// Only runs of the last DURATION: a number and s, m, h, d or w (90d, 12h, 4w).
+    #[arg(long, value_name = "DURATION")]
+    pub since: Option<String>,
+    /// Also write an HTML page with a chart of the pass rate (self-contained, no script).
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: OutputFormat,
 }

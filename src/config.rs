@@ -1,5 +1,5 @@
-//! `posture.toml`: settings kept with a project (today: the targets to
-//! audit), validated at load with every error pointing at its line.
+//! `posture.toml`: settings kept with a project (the targets to audit, the
+//! waivers file), validated at load with every error pointing at its line.
 
 use std::path::{Path, PathBuf};
 
@@ -16,6 +16,21 @@ pub const DEFAULT_FILE: &str = "posture.toml";
 struct RawConfig {
     #[serde(default)]
     targets: Vec<toml::Spanned<RawTarget>>,
+    /// The waivers file, relative to the configuration file.
+    waivers: Option<String>,
+    /// The audit history: a SQLite file (relative to the configuration file) or a postgres:// URL.
+    history: Option<toml::Spanned<String>>,
+}
+
+/// What a configuration file says.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProjectConfig {
+    pub targets: Vec<TargetSpec>,
+    /// The waivers file, resolved against the configuration file's folder.
+    pub waivers: Option<PathBuf>,
+    /// The audit history as written (a file is resolved against the
+    /// configuration file's folder by `history::Location::resolve`).
+    pub history: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -50,8 +65,8 @@ pub fn locate(explicit: Option<&Path>) -> Option<PathBuf> {
     }
 }
 
-/// The targets of a configuration file.
-pub fn load_targets(path: &Path) -> Result<Vec<TargetSpec>, ConfigError> {
+/// A configuration file's settings.
+pub fn load(path: &Path) -> Result<ProjectConfig, ConfigError> {
     let display = path.display().to_string();
     let text = std::fs::read_to_string(path).map_err(|err| ConfigError {
         path: display.clone(),
@@ -59,10 +74,13 @@ pub fn load_targets(path: &Path) -> Result<Vec<TargetSpec>, ConfigError> {
         column: 0,
         message: format!("cannot read: {err}"),
     })?;
-    parse_targets(&display, &text)
+    let mut config = parse(&display, &text)?;
+    let folder = path.parent().unwrap_or(Path::new(""));
+    config.waivers = config.waivers.map(|file| folder.join(file));
+    Ok(config)
 }
 
-fn parse_targets(display: &str, text: &str) -> Result<Vec<TargetSpec>, ConfigError> {
+fn parse(display: &str, text: &str) -> Result<ProjectConfig, ConfigError> {
     let at = |offset: usize, message: String| {
         let (line, column) = line_column(text, offset);
         ConfigError { path: display.to_owned(), line, column, message }
@@ -108,7 +126,14 @@ fn parse_targets(display: &str, text: &str) -> Result<Vec<TargetSpec>, ConfigErr
             targets.push(spec);
         }
     }
-    Ok(targets)
+    let history = match raw.history {
+        Some(history) if history.get_ref().trim().is_empty() => {
+            return Err(at(history.span().start, "history must be a file path or a postgres:// URL".to_owned()))
+        }
+        Some(history) => Some(history.into_inner()),
+        None => None,
+    };
+    Ok(ProjectConfig { targets, waivers: raw.waivers.map(PathBuf::from), history })
 }
 
 #[cfg(test)]
@@ -118,17 +143,27 @@ mod tests {
     #[test]
     fn targets_are_read_and_bad_ones_point_at_their_line() {
         let text = "[[targets]]\ntype = \"aws\"\nprofile = \"audit\"\nregions = [\"eu-west-1\"]\n\n[[targets]]\ntype = \"local\"\n";
-        let targets = parse_targets("posture.toml", text).expect("valid");
+        let targets = parse("posture.toml", text).expect("valid").targets;
         assert_eq!(targets.len(), 2);
         assert!(
             matches!(&targets[0], TargetSpec::Aws(a) if a.profile.as_deref() == Some("audit") && a.regions == ["eu-west-1"])
         );
-        let unknown = parse_targets("posture.toml", "[[targets]]\ntype = \"aws\"\nprofle = \"x\"\n").expect_err("typo");
+        let unknown = parse("posture.toml", "[[targets]]\ntype = \"aws\"\nprofle = \"x\"\n").expect_err("typo");
         assert_eq!((unknown.line, unknown.path.as_str()), (3, "posture.toml"), "{unknown}");
-        let kind = parse_targets("posture.toml", "[[targets]]\ntype = \"gcp\"\n").expect_err("unknown type");
+        let kind = parse("posture.toml", "[[targets]]\ntype = \"gcp\"\n").expect_err("unknown type");
         assert!(kind.to_string().contains("posture.toml:"), "{kind}");
-        let region = parse_targets("posture.toml", "\n[[targets]]\ntype = \"aws\"\nregions = [\"EU West\"]\n")
+        let region = parse("posture.toml", "\n[[targets]]\ntype = \"aws\"\nregions = [\"EU West\"]\n")
             .expect_err("bad region");
         assert!(region.message.contains("EU West"), "{region}");
+    }
+
+    #[test]
+    fn the_waivers_file_is_relative_to_the_configuration() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = dir.path().join("posture.toml");
+        std::fs::write(&path, "waivers = \"risk/waivers.toml\"\n").expect("write");
+        let config = load(&path).expect("valid");
+        assert_eq!(config.waivers, Some(dir.path().join("risk/waivers.toml")));
+        assert!(config.targets.is_empty());
     }
 }

@@ -101,6 +101,47 @@ pub fn evaluate(
     findings
 }
 
+/// The target name of the findings of a check whose provider has no target
+/// in the audit: `(no aws target)`.
+pub fn missing_target_name(provider: &str) -> String {
+    format!("(no {provider} target)")
+}
+
+/// One `error` finding per check whose provider has no target in this audit
+/// (a benchmark of several providers audited with only some of them): the
+/// controls it judges are not judged, and never pass.
+pub fn not_judged(
+    checks: &BTreeMap<String, PlannedCheck>,
+    check_providers: &BTreeMap<String, String>,
+    targets: &[TargetFacts],
+) -> Vec<Finding> {
+    checks
+        .iter()
+        .filter_map(|(id, check)| {
+            let provider = check_providers.get(id)?;
+            if targets.iter().any(|t| &t.provider == provider) {
+                return None;
+            }
+            let severity = match check {
+                Ok(compiled) => compiled.check.meta.severity,
+                Err((_, severity)) => *severity,
+            };
+            Some(error_finding(
+                id,
+                severity,
+                &missing_target_name(provider),
+                &format!("{provider} targets"),
+                format!(
+                    "not judged: check {id} judges {provider} targets, and no {provider} target is part of this \
+                     audit (add one, e.g. `--target {}`, or a fact bundle holding one)",
+                    if provider == "linux" { "local" } else { provider }
+                ),
+                Vec::new(),
+            ))
+        })
+        .collect()
+}
+
 /// The `error` finding for a fact a check could not read.
 fn problem_finding(compiled: &CompiledCheck, target: &str, problem: FactProblem) -> Finding {
     let meta = &compiled.check.meta;

@@ -20,12 +20,13 @@ pub fn list(args: &ListArgs) -> Result<(String, u8), Fatal> {
                 let automated = b.controls.iter().filter(|c| c.is_evaluated()).count();
                 let _ = writeln!(
                     out,
-                    "{:<32} {} v{} ({} controls, {automated} automated by posture, provider {})",
+                    "{:<32} {} v{} ({} controls, {automated} automated by posture, {} {})",
                     b.id,
                     b.title,
                     b.version,
                     b.controls.len(),
-                    b.provider
+                    if b.providers.len() > 1 { "providers" } else { "provider" },
+                    b.providers.join(", ")
                 );
             }
         }

@@ -9,13 +9,16 @@ pub mod config;
 pub mod evaluate;
 pub mod facts;
 pub mod finding;
+pub mod history;
 pub mod inspect;
+pub mod pack;
 pub mod progress;
 pub mod report;
 pub mod results;
 pub mod script;
 pub mod settings;
 pub mod target;
+pub mod waivers;
 
 use std::io::IsTerminal;
 
@@ -49,5 +52,10 @@ pub fn run(cli: Cli) -> Result<(String, u8), Fatal> {
         Command::List(args) => inspect::list(&args),
         Command::Explain(args) => inspect::explain(&args),
         Command::Validate(args) => inspect::validate(&args),
+        Command::Keygen(args) => pack::commands::keygen(&args),
+        Command::Verify(args) => pack::commands::verify(&args),
+        Command::History(args) => history::commands::history(&args),
+        Command::Diff(args) => history::commands::diff(&args),
+        Command::Trend(args) => history::commands::trend(&args),
     }
 }

@@ -7,6 +7,7 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     let cli = posture::cli::Cli::parse();
+    let is_audit = matches!(cli.command, posture::cli::Command::Audit(_));
     match posture::run(cli) {
         Ok((stdout, code)) => {
             let mut out = std::io::stdout().lock();
@@ -16,7 +17,9 @@ fn main() -> ExitCode {
         }
         Err(fatal) => {
             eprintln!("posture: error: {fatal}");
-            eprintln!("posture: no audit was completed");
+            if is_audit {
+                eprintln!("posture: no audit was completed");
+            }
             ExitCode::from(2)
         }
     }

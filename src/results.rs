@@ -1,6 +1,6 @@
-//! Results: findings rolled up to controls, per target and across targets,
-//! the summary counts, and the exit code. Waivers will be applied here too,
-//! between evaluation and roll-up.
+//! Results: waivers applied to failing findings, findings rolled up to
+//! controls, per target and across targets, the summary counts, and the
+//! exit code.
 
 use std::collections::BTreeMap;
 
@@ -9,6 +9,7 @@ use serde::Serialize;
 use crate::catalog::plan::Plan;
 use crate::catalog::{Assessment, Control};
 use crate::finding::{Finding, Severity, Status};
+use crate::waivers::{WaiverState, Waivers};
 
 /// Why a control has the status it has, when the findings alone don't say.
 pub const NOT_YET_AUTOMATED: &str = "not yet automated by posture: assess manually";
@@ -27,6 +28,34 @@ pub struct ControlResult {
     pub targets: BTreeMap<String, Status>,
     /// Indices into [`RunResults::findings`].
     pub findings: Vec<usize>,
+    /// The waiver (index into [`RunResults::waivers`]) of each finding it
+    /// concerns under this control: active ones made a failure `waived`,
+    /// expired ones are shown beside the failure they no longer excuse.
+    pub waivers: BTreeMap<usize, usize>,
+}
+
+impl ControlResult {
+    /// A finding's status under this control, its waiver applied.
+    pub fn status_of(&self, index: usize, finding: &Finding, waivers: &Waivers, today: chrono::NaiveDate) -> Status {
+        waived_status(finding, self.waivers.get(&index).copied(), waivers, today)
+    }
+}
+
+/// A finding's status with its waiver (if any): an active waiver turns a
+/// failure into `waived`; nothing else changes.
+fn waived_status(finding: &Finding, waiver: Option<usize>, waivers: &Waivers, today: chrono::NaiveDate) -> Status {
+    match waiver {
+        Some(waiver) if finding.status == Status::Fail && waivers.waivers[waiver].is_active(today) => Status::Waived,
+        _ => finding.status,
+    }
+}
+
+/// What became of one waiver in this run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WaiverOutcome {
+    pub state: WaiverState,
+    /// Failing findings it waived (active) or would have waived (expired).
+    pub matched: usize,
 }
 
 /// Counts of controls (or findings) by status.
@@ -74,10 +103,20 @@ pub struct BenchmarkResult {
 /// Everything the reports are built from.
 #[derive(Debug, Clone)]
 pub struct RunResults {
+    /// Findings as the checks gave them (a waived failure stays `fail` here;
+    /// see [`ControlResult::status_of`]).
     pub findings: Vec<Finding>,
+    /// The waivers in force for this run and the day they were judged on.
+    pub waivers: Waivers,
+    pub waiver_outcomes: Vec<WaiverOutcome>,
+    pub today: chrono::NaiveDate,
     pub benchmarks: Vec<BenchmarkResult>,
     pub control_counts: Counts,
+    /// Findings by status; a failure counts as waived when every control
+    /// that shows it waives it.
     pub finding_counts: Counts,
+    /// Per finding, that status.
+    pub finding_statuses: Vec<Status>,
 }
 
 /// What decides the exit code.
@@ -95,20 +134,35 @@ pub fn exit_code(results: &RunResults, fail_on: FailOn, content_problems: usize)
     if results.finding_counts.error > 0 || content_problems > 0 {
         return 2;
     }
-    let failing = results
-        .findings
-        .iter()
-        .any(|f| f.status == Status::Fail && matches!(fail_on, FailOn::AtLeast(threshold) if f.severity >= threshold));
+    let failing = results.findings.iter().zip(&results.finding_statuses).any(|(f, status)| {
+        *status == Status::Fail && matches!(fail_on, FailOn::AtLeast(threshold) if f.severity >= threshold)
+    });
     u8::from(failing)
 }
 
 impl RunResults {
-    pub fn build(plan: &Plan<'_>, findings: Vec<Finding>, check_severity: &BTreeMap<String, Severity>) -> Self {
+    pub fn build(
+        plan: &Plan<'_>,
+        findings: Vec<Finding>,
+        check_severity: &BTreeMap<String, Severity>,
+        waivers: Waivers,
+        today: chrono::NaiveDate,
+    ) -> Self {
         let mut by_check: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
         for (index, finding) in findings.iter().enumerate() {
             by_check.entry(finding.check_id.as_str()).or_default().push(index);
         }
         let mut control_counts = Counts::default();
+        // Per finding: how many controls show it, and how many waive it.
+        let mut shown = vec![(0usize, 0usize); findings.len()];
+        let mut outcomes: Vec<WaiverOutcome> = waivers
+            .waivers
+            .iter()
+            .map(|w| WaiverOutcome {
+                state: if w.is_active(today) { WaiverState::Unmatched } else { WaiverState::Expired },
+                matched: 0,
+            })
+            .collect();
         let benchmarks = plan
             .benchmarks
             .iter()
@@ -118,7 +172,21 @@ impl RunResults {
                     .controls
                     .iter()
                     .map(|control| {
-                        let result = roll_up(control, &findings, &by_check, check_severity);
+                        let context = WaiverContext { waivers: &waivers, today, benchmark: &planned.benchmark.id };
+                        let result = roll_up(control, &findings, &by_check, check_severity, &context);
+                        for &index in &result.findings {
+                            shown[index].0 += 1;
+                            if result.status_of(index, &findings[index], &waivers, today) == Status::Waived {
+                                shown[index].1 += 1;
+                            }
+                        }
+                        for &waiver in result.waivers.values() {
+                            let outcome = &mut outcomes[waiver];
+                            outcome.matched += 1;
+                            if outcome.state == WaiverState::Unmatched {
+                                outcome.state = WaiverState::Active;
+                            }
+                        }
                         counts.add(result.status);
                         control_counts.add(result.status);
                         result
@@ -127,12 +195,33 @@ impl RunResults {
                 BenchmarkResult { benchmark_id: planned.benchmark.id.clone(), controls, counts }
             })
             .collect();
+        let finding_statuses: Vec<Status> = findings
+            .iter()
+            .zip(&shown)
+            .map(|(finding, &(shown, waived))| if shown > 0 && waived == shown { Status::Waived } else { finding.status })
+            .collect();
         let mut finding_counts = Counts::default();
-        for finding in &findings {
-            finding_counts.add(finding.status);
+        for status in &finding_statuses {
+            finding_counts.add(*status);
         }
-        Self { findings, benchmarks, control_counts, finding_counts }
+        Self {
+            findings,
+            waivers,
+            waiver_outcomes: outcomes,
+            today,
+            benchmarks,
+            control_counts,
+            finding_counts,
+            finding_statuses,
+        }
     }
+}
+
+/// What [`roll_up`] needs to apply waivers.
+struct WaiverContext<'a> {
+    waivers: &'a Waivers,
+    today: chrono::NaiveDate,
+    benchmark: &'a str,
 }
 
 fn roll_up(
@@ -140,6 +229,7 @@ fn roll_up(
     findings: &[Finding],
     by_check: &BTreeMap<&str, Vec<usize>>,
     check_severity: &BTreeMap<String, Severity>,
+    waiving: &WaiverContext<'_>,
 ) -> ControlResult {
     let severity = control.checks.iter().filter_map(|id| check_severity.get(id)).max().copied();
     if !control.is_evaluated() {
@@ -154,21 +244,38 @@ fn roll_up(
             severity,
             targets: BTreeMap::new(),
             findings: Vec::new(),
+            waivers: BTreeMap::new(),
         };
     }
     let indices: Vec<usize> =
         control.checks.iter().flat_map(|id| by_check.get(id.as_str()).into_iter().flatten().copied()).collect();
+    let mut waivers = BTreeMap::new();
+    for &index in &indices {
+        let finding = &findings[index];
+        if finding.status != Status::Fail {
+            continue;
+        }
+        let (waiver_set, today, benchmark) = (waiving.waivers, waiving.today, waiving.benchmark);
+        let (check, target, resource) = (&finding.check_id, &finding.target, &finding.resource);
+        let waiver = waiver_set
+            .active_for(today, benchmark, &control.id, check, target, resource)
+            .or_else(|| waiver_set.expired_for(today, benchmark, &control.id, check, target, resource).first().copied());
+        if let Some(waiver) = waiver {
+            waivers.insert(index, waiver);
+        }
+    }
     let mut targets: BTreeMap<String, Status> = BTreeMap::new();
     for &index in &indices {
         let finding = &findings[index];
+        let effective = waived_status(finding, waivers.get(&index).copied(), waiving.waivers, waiving.today);
         targets
             .entry(finding.target.clone())
             .and_modify(|status| {
-                if finding.status.rollup_rank() > status.rollup_rank() {
-                    *status = finding.status;
+                if effective.rollup_rank() > status.rollup_rank() {
+                    *status = effective;
                 }
             })
-            .or_insert(finding.status);
+            .or_insert(effective);
     }
     let status = targets.values().copied().max_by_key(|s| s.rollup_rank());
     let (status, reason) = match status {
@@ -177,7 +284,7 @@ fn roll_up(
             (Status::Error, Some("no target of this benchmark's kind was audited, so nothing was evaluated".to_owned()))
         }
     };
-    ControlResult { control_id: control.id.clone(), status, reason, severity, targets, findings: indices }
+    ControlResult { control_id: control.id.clone(), status, reason, severity, targets, findings: indices, waivers }
 }
 
 #[cfg(test)]
@@ -198,7 +305,17 @@ mod tests {
         for f in &findings {
             finding_counts.add(f.status);
         }
-        RunResults { findings, benchmarks: Vec::new(), control_counts: Counts::default(), finding_counts }
+        let finding_statuses = findings.iter().map(|f| f.status).collect();
+        RunResults {
+            findings,
+            waivers: Waivers::default(),
+            waiver_outcomes: Vec::new(),
+            today: chrono::NaiveDate::MIN,
+            benchmarks: Vec::new(),
+            control_counts: Counts::default(),
+            finding_counts,
+            finding_statuses,
+        }
     }
 
     #[test]
@@ -239,7 +356,9 @@ mod tests {
             by_check.entry(f.check_id.as_str()).or_default().push(i);
         }
         let severities = BTreeMap::from([("a".to_owned(), Severity::Low), ("b".to_owned(), Severity::High)]);
-        let result = roll_up(&control, &findings, &by_check, &severities);
+        let none = Waivers::default();
+        let context = WaiverContext { waivers: &none, today: chrono::NaiveDate::MIN, benchmark: "b" };
+        let result = roll_up(&control, &findings, &by_check, &severities, &context);
         assert_eq!(result.status, Status::Fail);
         assert_eq!(result.targets["h1"], Status::Error);
         assert_eq!(result.targets["h2"], Status::Fail);
@@ -247,7 +366,7 @@ mod tests {
         assert_eq!(result.findings.len(), 4);
 
         let manual = Control { checks: Vec::new(), ..control };
-        let result = roll_up(&manual, &findings, &by_check, &severities);
+        let result = roll_up(&manual, &findings, &by_check, &severities, &context);
         assert_eq!((result.status, result.reason.as_deref()), (Status::Manual, Some(NOT_YET_AUTOMATED)));
     }
 

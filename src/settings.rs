@@ -61,6 +61,14 @@ pub struct AuditSettings {
     pub progress_bar: bool,
     pub quiet: bool,
     pub timings: bool,
+    /// The waivers file (`--waivers` or posture.toml), checked before collection.
+    pub waivers: Option<PathBuf>,
+    /// The key signing the evidence pack's manifest (`--sign`).
+    pub signing_key: Option<PathBuf>,
+    /// Where to write the evidence pack as one archive (`--pack`).
+    pub pack_archive: Option<PathBuf>,
+    /// The audit history to compare with and record into; `None` with `--no-history`.
+    pub history: Option<crate::history::Location>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -71,6 +79,8 @@ pub enum SettingsError {
     Templates(String),
     #[error("--facts {0}: no such file")]
     FactsFile(String),
+    #[error("waivers file {0}: no such file")]
+    WaiversFile(String),
     #[error("--format: at least one format is needed")]
     NoFormat,
     #[error("{0} must be greater than zero")]
@@ -83,6 +93,8 @@ pub enum SettingsError {
     AwsOptionsWithoutAws,
     #[error("{0}")]
     Config(crate::config::ConfigError),
+    #[error("{0}")]
+    History(String),
 }
 
 impl AuditSettings {
@@ -115,11 +127,27 @@ impl AuditSettings {
         if aws_options && !has_aws && args.facts.is_none() {
             return Err(SettingsError::AwsOptionsWithoutAws);
         }
+        let project = match crate::config::locate(args.config.as_deref()) {
+            Some(path) => crate::config::load(&path).map_err(SettingsError::Config)?,
+            None => crate::config::ProjectConfig::default(),
+        };
         if targets.is_empty() && args.facts.is_none() {
-            if let Some(path) = crate::config::locate(args.config.as_deref()) {
-                targets = crate::config::load_targets(&path).map_err(SettingsError::Config)?;
+            targets = project.targets;
+        }
+        let waivers = args.waivers.clone().or(project.waivers);
+        if let Some(path) = &waivers {
+            if !path.is_file() {
+                return Err(SettingsError::WaiversFile(path.display().to_string()));
             }
         }
+        let history = if args.no_history {
+            None
+        } else {
+            let config_path = crate::config::locate(args.config.as_deref());
+            let configured = project.history.as_deref().zip(config_path.as_deref());
+            let given = args.history.history.as_deref();
+            Some(crate::history::Location::resolve(given, configured).map_err(SettingsError::History)?)
+        };
         if targets.is_empty() {
             targets.push(TargetSpec::LocalHost);
         }
@@ -181,6 +209,10 @@ impl AuditSettings {
             progress_bar: stderr_is_terminal && !args.no_progress && !args.quiet,
             quiet: args.quiet,
             timings: args.timings,
+            waivers,
+            signing_key: args.sign.clone(),
+            pack_archive: args.pack.clone(),
+            history,
         })
     }
 

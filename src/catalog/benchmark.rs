@@ -46,6 +46,11 @@ pub struct Benchmark {
     pub id: String,
     pub title: String,
     pub version: String,
+    /// The providers whose checks it maps and whose targets it audits
+    /// (`provider = "aws"` or `providers = ["aws", "linux"]`), in file order.
+    pub providers: Vec<String>,
+    /// The providers as one label, comma-separated (`aws` or `aws,linux`):
+    /// what reports and listings show.
     pub provider: String,
     pub description: String,
     pub source: String,
@@ -77,7 +82,8 @@ struct RawBenchmark {
     id: Spanned<String>,
     title: String,
     version: String,
-    provider: String,
+    provider: Option<Spanned<String>>,
+    providers: Option<Spanned<Vec<String>>>,
     #[serde(default)]
     description: String,
     #[serde(default)]
@@ -119,6 +125,35 @@ pub fn parse(path: &str, expected_id: &str, text: &str) -> Result<(Benchmark, Ve
             raw.id.span(),
             format!("id '{}' differs from the file name '{expected_id}.toml'", raw.id.get_ref()),
         ));
+    }
+    let providers = match (raw.provider, raw.providers) {
+        (Some(one), None) => vec![one.into_inner()],
+        (None, Some(many)) if !many.get_ref().is_empty() => {
+            let mut providers: Vec<String> = Vec::new();
+            for provider in many.get_ref() {
+                if providers.contains(provider) {
+                    problems.push(at(many.span(), format!("provider '{provider}' is listed twice")));
+                } else {
+                    providers.push(provider.clone());
+                }
+            }
+            providers
+        }
+        (None, Some(many)) => {
+            return Err(at(many.span(), "`providers` is empty: name the providers whose checks the benchmark maps".into()))
+        }
+        (Some(one), Some(_)) => {
+            return Err(at(one.span(), "give `provider` (one) or `providers` (several), not both".into()));
+        }
+        (None, None) => {
+            return Err(CatalogError::new(
+                path,
+                "missing `provider` (e.g. provider = \"linux\") or `providers` (e.g. providers = [\"aws\", \"linux\"])",
+            ))
+        }
+    };
+    if let Some(empty) = providers.iter().find(|p| p.trim().is_empty()) {
+        return Err(CatalogError::new(path, format!("provider '{empty}' is not a provider name")));
     }
     let mut section_ids = BTreeSet::new();
     let mut sections = Vec::new();
@@ -168,7 +203,8 @@ pub fn parse(path: &str, expected_id: &str, text: &str) -> Result<(Benchmark, Ve
         id: raw.id.into_inner(),
         title: raw.title,
         version: raw.version,
-        provider: raw.provider,
+        provider: providers.join(","),
+        providers,
         description: raw.description.trim().to_owned(),
         source: raw.source,
         sections,

@@ -46,9 +46,38 @@ pub struct Catalog {
     pub checks: BTreeMap<String, CheckDef>,
     pub preludes: BTreeMap<String, Vec<PreludeFile>>,
     pub problems: Vec<CatalogError>,
+    /// Every content file that was loaded, by display path: what an
+    /// evidence pack copies of the files a run used.
+    pub sources: BTreeMap<String, SourceFile>,
+}
+
+/// A loaded content file.
+#[derive(Debug, Clone)]
+pub struct SourceFile {
+    /// Path below its content root (`checks/aws/iam/x.rhai`,
+    /// `cis-debian-linux-12.toml`): the same on every machine.
+    pub relative: String,
+    pub text: String,
 }
 
 impl Catalog {
+    /// The severity of every check, by id.
+    pub fn severities(&self) -> BTreeMap<String, crate::finding::Severity> {
+        self.checks.iter().map(|(id, check)| (id.clone(), check.meta.severity)).collect()
+    }
+
+    /// Whether a waiver's control or check exists in this catalog.
+    pub fn has_scope(&self, scope: &crate::waivers::Scope) -> bool {
+        match scope {
+            crate::waivers::Scope::Check { check } => self.checks.contains_key(check),
+            crate::waivers::Scope::Control { benchmark, control } => self
+                .benchmarks
+                .values()
+                .filter(|b| benchmark.as_deref().is_none_or(|wanted| wanted == b.id))
+                .any(|b| b.controls.iter().any(|c| &c.id == control)),
+        }
+    }
+
     /// Loads the built-in content, then each `--content` directory over it
     /// (a file with the same relative path, or a check or benchmark with the
     /// same id, replaces the built-in one).
@@ -91,6 +120,12 @@ impl Catalog {
             merged.retain(|relative, _| check_stem(relative).is_none_or(|id| !layer_check_ids.contains_key(id)));
             merged.extend(layer_files);
         }
+        catalog.sources = merged
+            .iter()
+            .map(|(relative, file)| {
+                (file.display_path.clone(), SourceFile { relative: relative.clone(), text: file.text.clone() })
+            })
+            .collect();
         catalog.ingest(merged);
         catalog.cross_validate();
         catalog
@@ -139,9 +174,11 @@ impl Catalog {
                         None => {
                             Some(format!("control '{}' maps to check '{check_id}', which does not exist", control.id))
                         }
-                        Some(check) if check.provider != benchmark.provider => Some(format!(
+                        Some(check) if !benchmark.providers.contains(&check.provider) => Some(format!(
                             "control '{}' maps to check '{check_id}' of provider '{}', but the benchmark is for '{}'",
-                            control.id, check.provider, benchmark.provider
+                            control.id,
+                            check.provider,
+                            benchmark.providers.join("', '")
                         )),
                         Some(_) => None,
                     };

@@ -74,6 +74,15 @@ pub struct Plan<'c> {
     /// the files of their checks and their providers' preludes (path and hash
     /// of each), so that a verdict is tied to exactly the content that made it.
     pub content_hash: String,
+    /// Display paths of the content files used (keys of [`Catalog::sources`]).
+    pub content_files: BTreeSet<String>,
+}
+
+impl Plan<'_> {
+    /// Whether a fact is one the plan asks for (a regional fact counts under its kind).
+    pub fn uses_fact(&self, key: &FactKey) -> bool {
+        self.facts.contains(key) || (key.param().is_some() && self.facts.contains(&FactKey::new(key.kind())))
+    }
 }
 
 /// Why a selection could not be planned.
@@ -88,21 +97,30 @@ pub enum PlanError {
 }
 
 impl Catalog {
-    fn content_hash_of(&self, benchmarks: &[PlannedBenchmark<'_>], checks: &BTreeSet<String>) -> String {
-        let mut files: BTreeSet<(String, String)> = BTreeSet::new();
+    /// The display paths of the content files a plan uses (see [`Plan::content_files`]).
+    fn content_files_of(&self, benchmarks: &[PlannedBenchmark<'_>], checks: &BTreeSet<String>) -> BTreeSet<String> {
+        let mut files = BTreeSet::new();
         let mut providers = BTreeSet::new();
         for planned in benchmarks {
-            files.insert((planned.benchmark.path.clone(), planned.benchmark.sha256.clone()));
-            providers.insert(planned.benchmark.provider.clone());
+            files.insert(planned.benchmark.path.clone());
+            providers.extend(planned.benchmark.providers.iter().cloned());
         }
-        for check in checks.iter().filter_map(|id| self.checks.get(id)) {
-            files.insert((check.path.clone(), check.sha256.clone()));
-        }
-        for prelude in providers.iter().filter_map(|p| self.preludes.get(p)).flatten() {
-            files.insert((prelude.path.clone(), super::sha256_hex(prelude.source.as_bytes())));
-        }
-        let listing: String = files.iter().map(|(path, sha)| format!("{sha}  {path}\n")).collect();
-        super::sha256_hex(listing.as_bytes())
+        files.extend(checks.iter().filter_map(|id| self.checks.get(id)).map(|check| check.path.clone()));
+        files.extend(providers.iter().filter_map(|p| self.preludes.get(p)).flatten().map(|p| p.path.clone()));
+        files
+    }
+
+    /// SHA-256 over `sha256  relative-path` lines, sorted, of the files:
+    /// relative paths, so that the same content hashes the same wherever it
+    /// was loaded from (an evidence pack re-derives it on another machine).
+    fn content_hash_of(&self, files: &BTreeSet<String>) -> String {
+        let mut lines: Vec<String> = files
+            .iter()
+            .filter_map(|path| self.sources.get(path))
+            .map(|file| format!("{}  {}\n", super::sha256_hex(file.text.as_bytes()), file.relative))
+            .collect();
+        lines.sort();
+        super::sha256_hex(lines.concat().as_bytes())
     }
 
     pub fn plan(&self, selection: &Selection) -> Result<Plan<'_>, PlanError> {
@@ -138,7 +156,8 @@ impl Catalog {
             .collect();
         let facts =
             checks.iter().filter_map(|id| self.checks.get(id)).flat_map(|c| c.meta.facts.iter().cloned()).collect();
-        let content_hash = self.content_hash_of(&benchmarks, &checks);
-        Ok(Plan { benchmarks, checks, facts, content_hash })
+        let content_files = self.content_files_of(&benchmarks, &checks);
+        let content_hash = self.content_hash_of(&content_files);
+        Ok(Plan { benchmarks, checks, facts, content_hash, content_files })
     }
 }

@@ -15,6 +15,7 @@ use crate::catalog::Catalog;
 use crate::evaluate::TargetFacts;
 use crate::facts::FactValue;
 use crate::results::{Counts, RunResults};
+use crate::waivers::WaiverState;
 use model::*;
 
 pub const HTML_TEMPLATE: &str = "report.html";
@@ -95,11 +96,26 @@ pub fn build(
                 .iter()
                 .map(|&index| {
                     let f = &results.findings[index];
+                    let waiver = control_result.waivers.get(&index).map(|&i| {
+                        let waiver = &results.waivers.waivers[i];
+                        FindingWaiver {
+                            id: waiver.id.clone(),
+                            state: if waiver.is_active(results.today) {
+                                WaiverState::Active
+                            } else {
+                                WaiverState::Expired
+                            },
+                            justification: waiver.justification.clone(),
+                            approver: waiver.approver.clone(),
+                            expires: waiver.expires,
+                        }
+                    });
                     FindingReport {
                         check: f.check_id.clone(),
                         target: f.target.clone(),
                         resource: f.resource.clone(),
-                        status: f.status,
+                        status: control_result.status_of(index, f, &results.waivers, results.today),
+                        waiver,
                         severity: f.severity,
                         message: f.message.clone(),
                         observed: f.observed.clone(),
@@ -190,7 +206,7 @@ pub fn build(
     let facts = targets
         .iter()
         .flat_map(|t| {
-            t.facts.iter().filter(|fact| is_planned(plan, &fact.key)).map(|fact| FactRecord {
+            t.facts.iter().filter(|fact| plan.uses_fact(&fact.key)).map(|fact| FactRecord {
                 target: t.name.clone(),
                 key: fact.key.to_string(),
                 state: match fact.value {
@@ -206,7 +222,7 @@ pub fn build(
     let report_targets = targets
         .iter()
         .map(|t| {
-            let used: Vec<_> = t.facts.iter().filter(|fact| is_planned(plan, &fact.key)).collect();
+            let used: Vec<_> = t.facts.iter().filter(|fact| plan.uses_fact(&fact.key)).collect();
             let unavailable = used.iter().filter(|f| f.unavailable_reason().is_some()).count();
             Target {
                 name: t.name.clone(),
@@ -234,14 +250,30 @@ pub fn build(
         benchmarks,
         checks,
         facts,
+        // Filled in by the history, which knows the previous run.
+        changes: None,
         problems: catalog.problems.iter().map(|p| p.to_string()).collect(),
+        waivers: results
+            .waivers
+            .waivers
+            .iter()
+            .zip(&results.waiver_outcomes)
+            .map(|(waiver, outcome)| WaiverReport {
+                id: waiver.id.clone(),
+                source: waiver.source.clone(),
+                scope: waiver.scope.to_string(),
+                resource: waiver.resource.clone(),
+                target: waiver.target.clone(),
+                justification: waiver.justification.clone(),
+                approver: waiver.approver.clone(),
+                expires: waiver.expires,
+                state: outcome.state,
+                matched: outcome.matched,
+            })
+            .collect(),
     }
 }
 
-/// Whether a fact is one the plan asked for (a regional fact counts under its kind).
-fn is_planned(plan: &Plan<'_>, key: &crate::facts::FactKey) -> bool {
-    plan.facts.contains(key) || (key.param().is_some() && plan.facts.contains(&crate::facts::FactKey::new(key.kind())))
-}
 
 /// The Tera templates: built-in, each replaced by a file of the same name in `dir`.
 pub fn templates(dir: Option<&Path>) -> Result<tera::Tera, ReportError> {

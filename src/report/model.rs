@@ -1,4 +1,4 @@
-//! The report schema, version 1: a frozen, self-contained view of a run that
+//! The report schema, version 2: a frozen, self-contained view of a run that
 //! every format is rendered from. Internal types can change; this must not
 //! change without a new `schema_version` (see `templates/report.schema.json`).
 
@@ -11,12 +11,13 @@ use serde::{Deserialize, Serialize};
 use crate::facts::FactSource;
 use crate::finding::{Severity, Status};
 
-pub const SCHEMA_VERSION: u32 = 1;
+/// 2: waivers (`waivers`, `findings[].waiver`), changes since the previous run.
+pub const SCHEMA_VERSION: u32 = 2;
 
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Report {
-    /// Always 1 for this schema.
+    /// Always 2 for this schema.
     pub schema_version: u32,
     pub tool: Tool,
     pub run: Run,
@@ -31,6 +32,47 @@ pub struct Report {
     pub facts: Vec<FactRecord>,
     /// Content problems (file:line:column) found while loading the catalog.
     pub problems: Vec<String>,
+    /// Every waiver of the waivers file and what became of it in this run.
+    pub waivers: Vec<WaiverReport>,
+    /// What changed since the previous run of the same benchmarks and
+    /// targets in the history; null when the history is off (`--no-history`),
+    /// could not be read, or holds no such run.
+    #[serde(default)]
+    pub changes: Option<Changes>,
+}
+
+/// One waiver and its outcome.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WaiverReport {
+    pub id: String,
+    /// `<file>:<line>` of the waiver.
+    pub source: String,
+    /// `control <id>`, `control <benchmark>:<id>` or `check <id>`.
+    pub scope: String,
+    /// Glob on the resource (ARN, host path...).
+    pub resource: String,
+    /// Glob on the target name (account id, host name).
+    pub target: String,
+    pub justification: String,
+    pub approver: String,
+    /// Last day the waiver applies.
+    pub expires: chrono::NaiveDate,
+    pub state: crate::waivers::WaiverState,
+    /// Failing findings it waived (active) or no longer waives (expired).
+    pub matched: usize,
+}
+
+/// The waiver concerning a failing finding.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FindingWaiver {
+    pub id: String,
+    /// `active` (the finding is waived) or `expired` (it fails again).
+    pub state: crate::waivers::WaiverState,
+    pub justification: String,
+    pub approver: String,
+    pub expires: chrono::NaiveDate,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
@@ -155,6 +197,9 @@ pub struct FindingReport {
     pub observed: Option<serde_json::Value>,
     /// Keys of the facts the verdict was computed from (see `facts`).
     pub evidence: Vec<String>,
+    /// The waiver that excuses this failure (status `waived`), or that
+    /// expired and no longer does.
+    pub waiver: Option<FindingWaiver>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
@@ -183,4 +228,86 @@ pub struct FactRecord {
     pub reason: Option<String>,
     pub source: FactSource,
     pub collected_at: DateTime<Utc>,
+}
+
+/// The changes between the previous run of the same benchmarks and targets
+/// and this one. A control is compared per (benchmark, control, target), a
+/// resource per (benchmark, control, target, resource).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Changes {
+    /// The run compared with.
+    pub previous_run: PreviousRun,
+    /// How many controls and resources changed, by kind.
+    pub counts: ChangeCounts,
+    /// Controls (per target) that changed status, appeared or disappeared.
+    pub controls: Vec<Change>,
+    /// Resources (per control and target) that changed status, appeared or disappeared.
+    pub resources: Vec<Change>,
+}
+
+/// The earlier run a [`Changes`] compares with, as the history holds it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PreviousRun {
+    pub id: String,
+    pub started_at: DateTime<Utc>,
+    pub tool_version: String,
+    pub exit_code: i64,
+    /// pass / (pass + fail + error) over its controls; null when nothing was judged.
+    pub pass_rate: Option<f64>,
+}
+
+/// Changes by kind, for controls and for resources.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChangeCounts {
+    pub controls: ChangeKindCounts,
+    pub resources: ChangeKindCounts,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChangeKindCounts {
+    pub newly_failing: usize,
+    pub fixed: usize,
+    pub newly_erroring: usize,
+    pub changed: usize,
+    pub added: usize,
+    pub removed: usize,
+}
+
+/// What kind of change (changes are listed in this order).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ChangeKind {
+    /// Was not `fail`, is `fail`.
+    NewlyFailing,
+    /// Was `fail`, is `pass` or `not_applicable`.
+    Fixed,
+    /// Was not `error`, is `error`.
+    NewlyErroring,
+    /// Any other change of status (`error` to `pass`, `fail` to `waived`...).
+    Changed,
+    /// Not in the previous run.
+    Added,
+    /// In the previous run, not in this one.
+    Removed,
+}
+
+/// One control (per target) or resource whose status changed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Change {
+    pub kind: ChangeKind,
+    pub benchmark: String,
+    pub control: String,
+    /// Null for a control judged on no target (a manual control).
+    pub target: Option<String>,
+    /// The resource, for a resource change; null for a control change.
+    pub resource: Option<String>,
+    /// Null when added.
+    pub before: Option<Status>,
+    /// Null when removed.
+    pub after: Option<Status>,
 }

@@ -21,7 +21,7 @@ use crate::facts::FactKey;
 pub const ENTRY: &str = "check";
 
 /// Resource limits of one check evaluation.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Limits {
     pub max_operations: u64,
     pub max_call_levels: usize,

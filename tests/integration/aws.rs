@@ -926,7 +926,8 @@ fn posture_aws(dir: &Path, home: &Path, env: &[(&str, &str)], args: &[&str]) -> 
         .env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .env("HOME", home)
-        .env("AWS_EC2_METADATA_DISABLED", "true");
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("POSTURE_NO_HISTORY", "1");
     for (key, value) in env {
         command.env(key, value);
     }
@@ -1213,6 +1214,15 @@ fn audit_of_a_seeded_account_in_the_emulator() {
         );
     }
 
+    // The run's evidence pack re-derives every verdict from the recorded facts.
+    let verified = posture_aws(dir.path(), home.path(), &[], &["verify", "report"]);
+    let verify_out = support::stdout(&verified) + support::stderr(&verified).as_str();
+    assert_eq!(verified.status.code(), Some(0), "{verify_out}");
+    assert!(verify_out.contains("re-derived"), "{verify_out}");
+    let manifest = support::read_json(&dir.path().join("report/manifest.json"));
+    assert_eq!(manifest["targets"][0]["account_id"], ACCOUNT);
+    assert_eq!(manifest["targets"][0]["regions"], serde_json::json!(["eu-west-1", "us-east-1"]));
+
     // Each call made once: no request repeated, and no retry of the
     // emulator's answers for services it lacks (HTML error pages).
     let stderr = support::stderr(&out);
@@ -1305,9 +1315,29 @@ fn denied_calls_are_named_in_the_report(endpoint: &str, regions: &str) {
             describe(control(&report, "5.2"))
         );
     }
+    // No credential of the auditing identity enters its evidence pack.
+    for entry in walk(&dir.path().join("report")) {
+        let text = String::from_utf8_lossy(&std::fs::read(&entry).expect("read")).into_owned();
+        assert!(!text.contains(&secret), "{} holds the secret access key", entry.display());
+        assert!(!text.to_lowercase().contains("session_token"), "{} mentions a session token", entry.display());
+    }
     // What the identity may read is still judged.
     for id in ["1.8", "1.9", "2.1.4", "3.1", "5.1"] {
         let status = control(&report, id)["status"].as_str().unwrap_or_default().to_owned();
         assert!(status == "pass" || status == "fail", "control {id} is judged: {}", describe(control(&report, id)));
     }
+}
+
+/// Every file below `dir`.
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).expect("read") {
+        let path = entry.expect("entry").path();
+        if path.is_dir() {
+            files.extend(walk(&path));
+        } else {
+            files.push(path);
+        }
+    }
+    files
 }

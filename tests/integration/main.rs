@@ -5,5 +5,8 @@ mod aws;
 mod catalog;
 mod checks;
 mod cli;
+mod history;
+mod packs;
 mod reports;
 mod support;
+mod waivers;

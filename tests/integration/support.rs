@@ -20,12 +20,15 @@ pub fn sample_bundle() -> PathBuf {
     repo_root().join("samples").join("misconfigured-host").join("facts.json")
 }
 
-/// The real `posture` binary, run in `dir` with a clean environment.
+/// The real `posture` binary, run in `dir` with a clean environment and no
+/// audit history (never the user's; history tests choose theirs).
 pub fn posture(dir: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_posture"))
         .args(args)
         .current_dir(dir)
         .env_remove("CI")
+        .env_remove("POSTURE_HISTORY")
+        .env("POSTURE_NO_HISTORY", "1")
         .output()
         .expect("the posture binary runs")
 }

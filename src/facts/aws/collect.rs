@@ -236,6 +236,7 @@ fn plan_regional(ctx: &Arc<Ctx>, kind: &str, region: &str) -> Option<Planned> {
         Some("efs") => super::efs::plan(ctx, kind, region),
         Some("accessanalyzer") => super::accessanalyzer::plan(ctx, kind, region),
         Some("securityhub") => super::securityhub::plan(ctx, kind, region),
+        Some("elbv2") => super::elbv2::plan(ctx, kind, region),
         _ => None,
     }
 }

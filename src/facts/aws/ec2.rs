@@ -1,5 +1,6 @@
 //! EC2 facts of one region (security groups, network ACLs, VPCs, flow logs,
-//! EBS default encryption, instances) and the account's enabled regions.
+//! EBS default encryption, instances, EBS volumes) and the account's enabled
+//! regions.
 
 use std::sync::Arc;
 
@@ -40,6 +41,10 @@ pub(super) fn plan(ctx: &Arc<Ctx>, kind: &str, region: &str) -> Option<Planned> 
         "aws.ec2.instances" => Planned::new(SERVICE, "DescribeInstances", Some(&region), {
             let region = region.clone();
             async move { instances(&client, &ctx, &region).await }
+        }),
+        "aws.ec2.volumes" => Planned::new(SERVICE, "DescribeVolumes", Some(&region), {
+            let region = region.clone();
+            async move { volumes(&client, &ctx, &region).await }
         }),
         _ => return None,
     };
@@ -221,4 +226,26 @@ async fn instances(client: &Client, ctx: &Ctx, region: &str) -> Result<Value, St
         }
     }
     Ok(Value::Array(instances))
+}
+
+async fn volumes(client: &Client, ctx: &Ctx, region: &str) -> Result<Value, String> {
+    let what = call(SERVICE, "DescribeVolumes", Some(region));
+    let volumes = all_items!(client.describe_volumes(), what)?;
+    let volumes = volumes
+        .iter()
+        .map(|volume| {
+            let id = volume.volume_id().unwrap_or_default();
+            json!({
+                "id": id,
+                "arn": arn(ctx, region, None, "volume", id),
+                "encrypted": volume.encrypted(),
+                "kms_key_id": opt_str(volume.kms_key_id()),
+                "state": opt_str(volume.state().map(|state| state.as_str())),
+                "size": volume.size(),
+                "availability_zone": opt_str(volume.availability_zone()),
+                "attached_to": volume.attachments().iter().filter_map(|a| a.instance_id()).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    Ok(Value::Array(volumes))
 }

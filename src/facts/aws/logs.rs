@@ -1,5 +1,5 @@
 //! CloudWatch Logs facts of one region: metric filters with their patterns
-//! and the metrics they feed.
+//! and the metrics they feed, and log groups with their retention and KMS key.
 
 use std::sync::Arc;
 
@@ -11,17 +11,22 @@ use super::collect::{all_items, call, client, opt_str, Ctx, Planned};
 const SERVICE: &str = "logs";
 
 pub(super) fn plan(ctx: &Arc<Ctx>, kind: &str, region: &str) -> Option<Planned> {
-    if kind != "aws.logs.metric_filters" {
-        return None;
-    }
     let client = client!(aws_sdk_cloudwatchlogs, &ctx.config, region);
     let owned = region.to_string();
-    Some(Planned::new(
-        SERVICE,
-        "DescribeMetricFilters",
-        Some(region),
-        async move { metric_filters(&client, &owned).await },
-    ))
+    match kind {
+        "aws.logs.metric_filters" => Some(Planned::new(SERVICE, "DescribeMetricFilters", Some(region), async move {
+            metric_filters(&client, &owned).await
+        })),
+        "aws.logs.log_groups" => {
+            Some(Planned::new(
+                SERVICE,
+                "DescribeLogGroups",
+                Some(region),
+                async move { log_groups(&client, &owned).await },
+            ))
+        }
+        _ => None,
+    }
 }
 
 async fn metric_filters(client: &Client, region: &str) -> Result<Value, String> {
@@ -44,4 +49,27 @@ async fn metric_filters(client: &Client, region: &str) -> Result<Value, String> 
         })
         .collect();
     Ok(Value::Array(filters))
+}
+
+async fn log_groups(client: &Client, region: &str) -> Result<Value, String> {
+    let what = call(SERVICE, "DescribeLogGroups", Some(region));
+    let groups = all_items!(client.describe_log_groups(), what)?;
+    let groups = groups
+        .iter()
+        .map(|group| {
+            // `arn` ends in `:*`; `log_group_arn` is the group's own ARN.
+            let arn = group
+                .log_group_arn()
+                .map(String::from)
+                .or_else(|| group.arn().map(|arn| arn.trim_end_matches(":*").to_string()));
+            json!({
+                "name": opt_str(group.log_group_name()),
+                "arn": arn,
+                "retention_in_days": group.retention_in_days(),
+                "kms_key_id": opt_str(group.kms_key_id()),
+                "stored_bytes": group.stored_bytes(),
+            })
+        })
+        .collect();
+    Ok(Value::Array(groups))
 }

@@ -32,13 +32,16 @@ pub const REGIONAL_FACT_KINDS: &[&str] = &[
     "aws.ec2.flow_logs",
     "aws.ec2.ebs_encryption_by_default",
     "aws.ec2.instances",
+    "aws.ec2.volumes",
     "aws.logs.metric_filters",
+    "aws.logs.log_groups",
     "aws.cloudwatch.alarms",
     "aws.sns.subscriptions",
     "aws.rds.instances",
     "aws.efs.file_systems",
     "aws.accessanalyzer.analyzers",
     "aws.securityhub.hub",
+    "aws.elbv2.load_balancers",
 ];
 
 /// Whether `key` names an AWS fact: a global key, a regional kind (as checks
@@ -67,6 +70,7 @@ pub mod collect;
 pub mod config;
 pub mod ec2;
 pub mod efs;
+pub mod elbv2;
 pub mod iam;
 pub mod kms;
 pub mod logs;

@@ -1,0 +1,308 @@
+//! Evidence packs: the folder an audit writes its reports to, completed with
+//! the facts it evaluated, the content and waivers that judged them and a
+//! `manifest.json` holding the SHA-256 of every file, optionally signed with
+//! ed25519 (`manifest.sig`), and optionally archived as one `.tar.gz`.
+//! [`verify`] checks all of it and re-derives every verdict.
+//!
+//! Layout (every path relative, so a pack verifies on any machine):
+//! `report.json` (+ the other report formats), `facts.json` (a fact bundle),
+//! `content/<path below the content root>` (benchmarks, checks, preludes),
+//! `waivers.toml` (when waivers were used), `manifest.json`, `manifest.sig`.
+
+pub mod commands;
+pub mod keys;
+pub mod verify;
+
+use std::collections::BTreeMap;
+use std::path::{Component, Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::catalog::plan::Plan;
+use crate::catalog::Catalog;
+use crate::evaluate::TargetFacts;
+use crate::facts::bundle::Bundle;
+use crate::facts::FactValue;
+use crate::report::model::Report;
+use crate::script::Limits;
+
+pub const MANIFEST: &str = "manifest.json";
+pub const SIGNATURE: &str = "manifest.sig";
+pub const FACTS: &str = "facts.json";
+pub const REPORT: &str = "report.json";
+pub const WAIVERS: &str = "waivers.toml";
+pub const CONTENT_DIR: &str = "content";
+pub const MANIFEST_VERSION: u32 = 1;
+
+/// What a pack holds and how to re-derive it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Manifest {
+    pub manifest_version: u32,
+    pub run_id: String,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: DateTime<Utc>,
+    pub tool: String,
+    pub tool_version: String,
+    /// The run's content hash (see the report's `run.content_hash`).
+    pub content_hash: String,
+    pub benchmarks: Vec<String>,
+    pub targets: Vec<PackTarget>,
+    /// The script limits the verdicts were computed under.
+    pub limits: Limits,
+    /// `ed25519:<hex public key>` of the key that signed `manifest.sig`, when signed.
+    pub signed_by: Option<String>,
+    /// SHA-256 (hex) of every other file of the pack, by relative path.
+    pub files: BTreeMap<String, String>,
+}
+
+/// One audited target, as an auditor would name it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct PackTarget {
+    pub name: String,
+    pub provider: String,
+    /// The AWS account id (AWS targets).
+    pub account_id: Option<String>,
+    /// The regions audited (AWS targets).
+    pub regions: Vec<String>,
+    /// The host name (host targets).
+    pub host: Option<String>,
+}
+
+/// Why a pack could not be written or read.
+#[derive(Debug, thiserror::Error)]
+pub enum PackError {
+    #[error("{path}: {message}")]
+    Io { path: String, message: String },
+    #[error("{0}")]
+    Key(String),
+    #[error("{path}: {message}")]
+    Format { path: String, message: String },
+}
+
+fn io_error(path: &Path, err: impl std::fmt::Display) -> PackError {
+    PackError::Io { path: path.display().to_string(), message: err.to_string() }
+}
+
+/// What [`write`] needs beyond the reports already in the folder.
+pub struct PackInput<'a> {
+    pub catalog: &'a Catalog,
+    pub plan: &'a Plan<'a>,
+    pub targets: &'a [TargetFacts],
+    pub report: &'a Report,
+    pub waivers_file: Option<&'a Path>,
+    pub limits: &'a Limits,
+    /// The signing key file (`--sign`).
+    pub signing_key: Option<&'a Path>,
+}
+
+/// Completes the reports in `dir` into a pack: facts, content, waivers,
+/// manifest and (with a key) signature. Call [`clear_previous`] before the
+/// reports are written, so the manifest lists exactly this run's files.
+pub fn write(dir: &Path, input: &PackInput<'_>) -> Result<Manifest, PackError> {
+    let signing_key = input.signing_key.map(keys::read_signing_key).transpose()?;
+
+    let facts = Bundle::new(&planned_facts(input.plan, input.targets));
+    let facts_json = facts.to_json().map_err(|err| io_error(&dir.join(FACTS), err))?;
+    write_file(&dir.join(FACTS), facts_json.as_bytes())?;
+    for display in &input.plan.content_files {
+        let Some(source) = input.catalog.sources.get(display) else { continue };
+        let path = dir.join(CONTENT_DIR).join(safe_relative(&source.relative)?);
+        write_file(&path, source.text.as_bytes())?;
+    }
+    if let Some(waivers) = input.waivers_file {
+        let text = std::fs::read(waivers).map_err(|err| io_error(waivers, err))?;
+        write_file(&dir.join(WAIVERS), &text)?;
+    }
+
+    let mut manifest = Manifest {
+        manifest_version: MANIFEST_VERSION,
+        run_id: input.report.run.id.clone(),
+        started_at: input.report.run.started_at,
+        finished_at: input.report.run.finished_at,
+        tool: input.report.tool.name.clone(),
+        tool_version: input.report.tool.version.clone(),
+        content_hash: input.report.run.content_hash.clone(),
+        benchmarks: input.report.benchmarks.iter().map(|b| b.id.clone()).collect(),
+        targets: input.targets.iter().map(pack_target).collect(),
+        limits: input.limits.clone(),
+        signed_by: signing_key.as_ref().map(|key| keys::key_id(&key.verifying_key())),
+        files: hash_folder(dir)?,
+    };
+    manifest.files.remove(MANIFEST);
+    manifest.files.remove(SIGNATURE);
+    let text = serde_json::to_string_pretty(&manifest).map_err(|err| io_error(&dir.join(MANIFEST), err))? + "\n";
+    write_file(&dir.join(MANIFEST), text.as_bytes())?;
+    if let Some(key) = &signing_key {
+        write_file(&dir.join(SIGNATURE), &keys::sign(key, text.as_bytes()))?;
+    }
+    Ok(manifest)
+}
+
+/// The facts the plan asked for (a bundle used as input may hold more).
+fn planned_facts(plan: &Plan<'_>, targets: &[TargetFacts]) -> Vec<TargetFacts> {
+    targets
+        .iter()
+        .map(|target| TargetFacts {
+            name: target.name.clone(),
+            provider: target.provider.clone(),
+            facts: target.facts.iter().filter(|fact| plan.uses_fact(&fact.key)).cloned().collect(),
+        })
+        .collect()
+}
+
+fn pack_target(target: &TargetFacts) -> PackTarget {
+    let account = target.facts.get(&crate::facts::FactKey::new("aws.account"));
+    let account = account.and_then(|fact| match &fact.value {
+        FactValue::Available { value } => Some(value.clone()),
+        FactValue::Unavailable { .. } => None,
+    });
+    let host = target.facts.get(&crate::facts::FactKey::new("host.os")).and_then(|fact| match &fact.value {
+        FactValue::Available { value } => value.get("hostname").and_then(|h| h.as_str()).map(str::to_owned),
+        FactValue::Unavailable { .. } => None,
+    });
+    PackTarget {
+        name: target.name.clone(),
+        provider: target.provider.clone(),
+        account_id: account.as_ref().and_then(|a| a["account_id"].as_str()).map(str::to_owned),
+        regions: account
+            .as_ref()
+            .and_then(|a| a["regions"].as_array())
+            .map(|regions| regions.iter().filter_map(|r| r.as_str().map(str::to_owned)).collect())
+            .unwrap_or_default(),
+        host: host.or_else(|| (target.provider != "aws").then(|| target.name.clone())),
+    }
+}
+
+/// Removes what an earlier pack in `dir` listed (and its manifest and
+/// signature); anything else in the folder is left alone.
+pub fn clear_previous(dir: &Path) -> Result<(), PackError> {
+    let manifest_path = dir.join(MANIFEST);
+    let Ok(text) = std::fs::read_to_string(&manifest_path) else { return Ok(()) };
+    if let Ok(previous) = serde_json::from_str::<Manifest>(&text) {
+        for relative in previous.files.keys() {
+            if let Ok(relative) = safe_relative(relative) {
+                let path = dir.join(relative);
+                if path.is_file() {
+                    std::fs::remove_file(&path).map_err(|err| io_error(&path, err))?;
+                }
+            }
+        }
+    }
+    for name in [MANIFEST, SIGNATURE] {
+        let path = dir.join(name);
+        if path.exists() {
+            std::fs::remove_file(&path).map_err(|err| io_error(&path, err))?;
+        }
+    }
+    remove_empty_dirs(&dir.join(CONTENT_DIR));
+    Ok(())
+}
+
+fn remove_empty_dirs(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    for entry in entries.flatten() {
+        if entry.path().is_dir() {
+            remove_empty_dirs(&entry.path());
+        }
+    }
+    let _ = std::fs::remove_dir(dir);
+}
+
+fn write_file(path: &Path, bytes: &[u8]) -> Result<(), PackError> {
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).map_err(|err| io_error(parent, err))?;
+    }
+    std::fs::write(path, bytes).map_err(|err| io_error(path, err))
+}
+
+/// A relative path of a pack as a path with normal components only.
+pub(crate) fn safe_relative(relative: &str) -> Result<PathBuf, PackError> {
+    let path = Path::new(relative);
+    if relative.is_empty() || !path.components().all(|c| matches!(c, Component::Normal(_))) {
+        return Err(PackError::Format {
+            path: relative.to_owned(),
+            message: "not a relative path inside the pack".to_owned(),
+        });
+    }
+    Ok(path.to_path_buf())
+}
+
+/// SHA-256 of every file below `dir`, by `/`-separated relative path.
+pub(crate) fn hash_folder(dir: &Path) -> Result<BTreeMap<String, String>, PackError> {
+    let mut files = BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(current) = stack.pop() {
+        let entries = std::fs::read_dir(&current).map_err(|err| io_error(&current, err))?;
+        for entry in entries {
+            let entry = entry.map_err(|err| io_error(&current, err))?;
+            let path = entry.path();
+            let kind = entry.file_type().map_err(|err| io_error(&path, err))?;
+            if kind.is_dir() {
+                stack.push(path);
+            } else {
+                let relative = path.strip_prefix(dir).unwrap_or(&path);
+                let relative: Vec<String> =
+                    relative.components().map(|c| c.as_os_str().to_string_lossy().into_owned()).collect();
+                let bytes = std::fs::read(&path).map_err(|err| io_error(&path, err))?;
+                files.insert(relative.join("/"), crate::catalog::sha256_hex(&bytes));
+            }
+        }
+    }
+    Ok(files)
+}
+
+/// Writes the pack folder as one gzip-compressed tar archive (relative
+/// paths, sorted, so the same pack gives the same archive listing).
+pub fn archive(dir: &Path, archive_path: &Path) -> Result<(), PackError> {
+    let files = hash_folder(dir)?;
+    if let Some(parent) = archive_path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).map_err(|err| io_error(parent, err))?;
+    }
+    let temporary = archive_path.with_extension("partial");
+    let file = std::fs::File::create(&temporary).map_err(|err| io_error(&temporary, err))?;
+    let encoder = flate2::write::GzEncoder::new(file, flate2::Compression::default());
+    let mut builder = tar::Builder::new(encoder);
+    builder.mode(tar::HeaderMode::Deterministic);
+    for relative in files.keys() {
+        let path = dir.join(safe_relative(relative)?);
+        builder.append_path_with_name(&path, relative).map_err(|err| io_error(&path, err))?;
+    }
+    let encoder = builder.into_inner().map_err(|err| io_error(&temporary, err))?;
+    encoder.finish().map_err(|err| io_error(&temporary, err))?;
+    std::fs::rename(&temporary, archive_path).map_err(|err| io_error(archive_path, err))
+}
+
+/// Unpacks an archive written by [`archive`] into `into`, refusing entries
+/// that are not plain files at relative paths.
+pub fn unpack(archive_path: &Path, into: &Path) -> Result<(), PackError> {
+    let file = std::fs::File::open(archive_path).map_err(|err| io_error(archive_path, err))?;
+    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(file));
+    let entries = archive.entries().map_err(|err| io_error(archive_path, err))?;
+    for entry in entries {
+        let mut entry = entry.map_err(|err| io_error(archive_path, err))?;
+        let name = entry.path().map_err(|err| io_error(archive_path, err))?.to_string_lossy().into_owned();
+        let kind = entry.header().entry_type();
+        if kind.is_dir() {
+            continue;
+        }
+        if !kind.is_file() {
+            return Err(PackError::Format {
+                path: archive_path.display().to_string(),
+                message: format!("entry '{name}' is not a regular file"),
+            });
+        }
+        let relative = safe_relative(&name).map_err(|_| PackError::Format {
+            path: archive_path.display().to_string(),
+            message: format!("entry '{name}' is not a relative path inside the pack"),
+        })?;
+        let target = into.join(relative);
+        if let Some(parent) = target.parent() {
+            std::fs::create_dir_all(parent).map_err(|err| io_error(parent, err))?;
+        }
+        entry.unpack(&target).map_err(|err| io_error(&target, err))?;
+    }
+    Ok(())
+}
