@@ -3,8 +3,12 @@
 //! facts, by the release binary (`posture audit --facts`), timed with
 //! `/usr/bin/time` for wall time and peak memory.
 //!
+//! Then the evidence pack of that audit: the time to write it and to verify
+//! it (hashes, and every verdict re-derived).
+//!
 //! Run with `cargo bench --bench evaluate` (the numbers go in the README).
 
+use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -33,6 +37,60 @@ fn main() {
     let (median, _) = samples[RUNS / 2];
     let peak = samples.iter().map(|s| s.1).max().unwrap_or(0);
     println!("median wall time {median:.3} s; peak memory {:.1} MiB ({RUNS} runs)", peak as f64 / 1024.0);
+
+    // The evidence pack of that audit: writing it (the audit's pack phase)
+    // and verifying it (hashes plus re-evaluating every verdict).
+    let out = work.join("out");
+    let mut writes = Vec::new();
+    let mut verifies = Vec::new();
+    for _ in 0..RUNS {
+        writes.push(pack_write_seconds(&bundle_path, &out));
+        verifies.push(timed(&[OsStr::new("verify"), out.as_os_str()]));
+    }
+    writes.sort_by(f64::total_cmp);
+    verifies.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let files = std::fs::read_to_string(out.join("manifest.json")).map(|m| m.matches("\": \"").count()).unwrap_or(0);
+    println!("evidence pack ({files} manifest entries): write median {:.3} s", writes[RUNS / 2]);
+    println!(
+        "evidence pack: verify (hashes + re-derivation) median {:.3} s, peak {:.1} MiB",
+        verifies[RUNS / 2].0,
+        verifies.iter().map(|v| v.1).max().unwrap_or(0) as f64 / 1024.0
+    );
+}
+
+/// The audit's "write the evidence pack" phase, from `--timings`.
+fn pack_write_seconds(bundle: &Path, out: &Path) -> f64 {
+    let output = Command::new(env!("CARGO_BIN_EXE_posture"))
+        .args(["audit", "--timings", "--quiet", "--no-history", "--fail-on", "none", "--facts"])
+        .arg(bundle)
+        .arg("--out")
+        .arg(out)
+        .output()
+        .expect("posture runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    stderr
+        .lines()
+        .find_map(|line| line.strip_prefix("posture: timing: write the evidence pack: "))
+        .and_then(|rest| rest.trim_end_matches(" s").parse().ok())
+        .unwrap_or_else(|| panic!("no pack timing in:\n{stderr}"))
+}
+
+/// Wall time and peak memory of `posture <args>`.
+fn timed(args: &[&OsStr]) -> (f64, u64) {
+    let output = Command::new("/usr/bin/time")
+        .args(["-f", "%e %M", env!("CARGO_BIN_EXE_posture")])
+        .args(args)
+        .output()
+        .expect("/usr/bin/time is installed (apt-get install time)");
+    parse_time(&String::from_utf8_lossy(&output.stderr))
+}
+
+fn parse_time(stderr: &str) -> (f64, u64) {
+    let last = stderr.lines().last().unwrap_or_default();
+    let mut parts = last.split_whitespace();
+    let seconds = parts.next().and_then(|s| s.parse().ok()).unwrap_or_else(|| panic!("unexpected output: {stderr}"));
+    let peak_kib = parts.next().and_then(|s| s.parse().ok()).unwrap_or_else(|| panic!("unexpected output: {stderr}"));
+    (seconds, peak_kib)
 }
 
 fn timed_audit(bundle: &Path, out: &Path) -> (f64, u64) {
@@ -43,12 +101,7 @@ fn timed_audit(bundle: &Path, out: &Path) -> (f64, u64) {
         .arg(out)
         .output()
         .expect("/usr/bin/time is installed (apt-get install time)");
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    let last = stderr.lines().last().unwrap_or_default();
-    let mut parts = last.split_whitespace();
-    let seconds = parts.next().and_then(|s| s.parse().ok()).unwrap_or_else(|| panic!("unexpected output: {stderr}"));
-    let peak_kib = parts.next().and_then(|s| s.parse().ok()).unwrap_or_else(|| panic!("unexpected output: {stderr}"));
-    (seconds, peak_kib)
+    parse_time(&String::from_utf8_lossy(&output.stderr))
 }
 
 /// The sample host, inflated: every list that grows with a host's size gets

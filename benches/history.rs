@@ -110,7 +110,7 @@ fn flip_some_controls(report: &mut Report, index: usize) {
     };
     let controls = report.benchmarks.iter_mut().flat_map(|b| b.sections.iter_mut()).flat_map(|s| s.controls.iter_mut());
     for (position, control) in controls.enumerate() {
-        if (position + index) % 40 == 0 {
+        if (position + index).is_multiple_of(40) {
             flip(&mut control.status);
             control.targets.values_mut().for_each(flip);
             control.findings.iter_mut().for_each(|f| flip(&mut f.status));

@@ -83,17 +83,32 @@ pub fn run(settings: &AuditSettings) -> Result<u8, Fatal> {
     let planned = compile_plan(&catalog, &plan, &engine);
     phase.done("load and compile content");
 
-    let (targets, facts_origin) = match source {
-        Source::Recorded(targets, origin) => (targets, origin),
+    let (targets, facts_origin, connections) = match source {
+        Source::Recorded(targets, origin) => (targets, origin, Vec::new()),
         Source::Live(connected) => {
-            let mut targets = Vec::new();
-            for target in &connected {
-                progress.start(1, &format!("collecting facts from {}", target.name()));
-                targets.push(target.collect(&plan.facts, &runtime));
+            let names: Vec<String> = connected.iter().map(target::Connected::name).collect();
+            let what = match names.as_slice() {
+                [one] => one.clone(),
+                many => format!("{} targets ({} at a time)", many.len(), settings.ssh.jobs.min(many.len())),
+            };
+            progress.start(connected.len() as u64, &format!("collecting facts from {what}"));
+            let on_done = |collected: &target::CollectedTarget| {
                 progress.inc();
-                progress.finish();
+                if let Some(error) = collected.connection.as_ref().and_then(|c| c.error.as_ref()) {
+                    progress.log(&format!("{}: {error}; its checks are reported as error", collected.facts.name));
+                }
+            };
+            let collected = target::collect_all(&connected, &plan.facts, &runtime, &settings.ssh, &on_done);
+            progress.finish();
+            let mut targets = Vec::new();
+            let mut connections = Vec::new();
+            for one in collected {
+                if let Some(connection) = one.connection {
+                    connections.push((one.facts.name.clone(), connection));
+                }
+                targets.push(one.facts);
             }
-            (targets, "collected".to_owned())
+            (targets, "collected".to_owned(), connections)
         }
     };
     phase.done("collect or read facts");
@@ -174,6 +189,7 @@ pub fn run(settings: &AuditSettings) -> Result<u8, Fatal> {
         exit_code,
     };
     let mut report = report::build(&catalog, &plan, &results, &targets, info);
+    report::attach_connections(&mut report, &connections);
     phase.done("roll up and build the report");
     // The changes since the previous run go into the reports; the run is
     // recorded once they are written. A history problem is printed and
@@ -293,7 +309,13 @@ fn write_reports(
     report: &model::Report,
     progress: &Progress,
 ) -> Result<(), Fatal> {
-    for format in &settings.formats {
+    // report.json is written whatever the formats: the evidence pack is
+    // verified against it.
+    let mut formats = settings.formats.clone();
+    if !formats.contains(&Format::Json) {
+        formats.push(Format::Json);
+    }
+    for format in &formats {
         let (file, contents) = match format {
             Format::Json => ("report.json", report::to_json(report)),
             Format::Html => ("report.html", report::render(tera, report::HTML_TEMPLATE, report)),

@@ -88,12 +88,16 @@ pub struct AuditArgs {
     /// `[[targets]]` are audited when no --target is given.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
-    /// What to audit: `local` (this machine, the default) or `aws` (the account
-    /// of the standard AWS credential chain). Repeatable.
+    /// What to audit: `local` (this machine, the default), `aws` (the account
+    /// of the standard AWS credential chain), `ssh://[user@]host[:port]` (a
+    /// host over SSH), the name of a target or group of posture.toml's
+    /// inventory, or `tag:TAG` (its targets with that tag). Repeatable.
     #[arg(long, value_name = "TARGET", value_delimiter = ',')]
     pub target: Vec<String>,
     #[command(flatten)]
     pub aws: AwsArgs,
+    #[command(flatten)]
+    pub ssh: SshArgs,
     /// Evaluate a recorded fact bundle instead of collecting from targets.
     #[arg(long, value_name = "FILE", conflicts_with = "target")]
     pub facts: Option<PathBuf>,
@@ -152,6 +156,33 @@ pub struct AwsArgs {
     /// Regions to audit (default: every region enabled for the account).
     #[arg(long, value_name = "REGION", value_delimiter = ',')]
     pub regions: Vec<String>,
+}
+
+/// How to reach hosts over SSH (`--target ssh://...`, inventory targets).
+#[derive(Debug, Args, Clone, Default)]
+pub struct SshArgs {
+    /// ssh configuration file used instead of ~/.ssh/config (`ssh -F`).
+    #[arg(long, value_name = "FILE")]
+    pub ssh_config: Option<PathBuf>,
+    /// Private key for SSH targets that do not name their own (`ssh -i`).
+    #[arg(long, value_name = "FILE")]
+    pub identity_file: Option<PathBuf>,
+    /// Record the host key of a host seen for the first time
+    /// (StrictHostKeyChecking=accept-new). Without it an unknown host key is
+    /// an error; a changed host key always is.
+    #[arg(long)]
+    pub accept_new_host_keys: bool,
+    /// Run the host facts that need root (/etc/shadow, sudoers, `sshd -T`,
+    /// `sysctl -a`, auditd.conf) through `sudo -n` on SSH targets.
+    #[arg(long)]
+    pub sudo: bool,
+    /// How many targets are collected at once (default 16).
+    #[arg(long, value_name = "N")]
+    pub jobs: Option<usize>,
+    /// Give up on a host after this many seconds (connecting and collecting);
+    /// its facts are then unavailable (default 300).
+    #[arg(long, value_name = "SECONDS")]
+    pub host_timeout: Option<u64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use crate::catalog::error::line_column;
-use crate::settings::{AwsSpec, TargetSpec};
+use crate::settings::{AwsSpec, SshSpec, TargetSpec};
 
 /// The file looked for in the working directory when `--config` is not given.
 pub const DEFAULT_FILE: &str = "posture.toml";
@@ -45,6 +45,85 @@ struct RawTarget {
     external_id: Option<String>,
     #[serde(default)]
     regions: Vec<String>,
+    /// SSH: one host (a name, an address, an ssh config alias; `user@host:port` accepted).
+    address: Option<String>,
+    /// SSH: a group of hosts (`host`, `host:port`, `user@host:port`) sharing
+    /// the other settings; `name` names the group.
+    #[serde(default)]
+    hosts: Vec<String>,
+    user: Option<String>,
+    port: Option<u16>,
+    /// SSH: the private key (`ssh -i`), relative to the configuration file.
+    identity_file: Option<String>,
+    /// SSH: labels to select targets by (`--target tag:pci`).
+    #[serde(default)]
+    tags: Vec<String>,
+    /// SSH: run the facts that need root through `sudo -n`.
+    sudo: Option<bool>,
+}
+
+impl RawTarget {
+    fn has_ssh_fields(&self) -> bool {
+        self.address.is_some()
+            || !self.hosts.is_empty()
+            || self.user.is_some()
+            || self.port.is_some()
+            || self.identity_file.is_some()
+            || !self.tags.is_empty()
+            || self.sudo.is_some()
+    }
+
+    /// The hosts of an SSH target: one (`address`) or a group (`hosts`).
+    fn ssh_specs(&self, label: &str) -> Result<Vec<SshSpec>, String> {
+        if self.profile.is_some() || self.role_arn.is_some() || self.external_id.is_some() || !self.regions.is_empty() {
+            return Err(format!("{label}profile, role_arn, external_id and regions apply to type = \"aws\""));
+        }
+        let entries: Vec<&String> = match (&self.address, self.hosts.is_empty()) {
+            (Some(_), false) => return Err(format!("{label}give address (one host) or hosts (a group), not both")),
+            (None, true) => {
+                return Err(format!("{label}type = \"ssh\" needs address (one host) or hosts (a group of hosts)"))
+            }
+            (Some(address), true) => vec![address],
+            (None, false) => {
+                if self.name.is_none() {
+                    return Err(format!("{label}a group of hosts needs a name (selected with --target <name>)"));
+                }
+                self.hosts.iter().collect()
+            }
+        };
+        let mut specs = Vec::new();
+        for entry in entries {
+            let mut spec = SshSpec::parse(entry).map_err(|e| format!("{label}{e}"))?;
+            // A user or port written in the entry wins over the target's.
+            if spec.user.is_none() {
+                spec.user.clone_from(&self.user);
+            }
+            match (spec.port, self.port) {
+                (None, Some(0)) => return Err(format!("{label}port 0 is not a port")),
+                (None, Some(port)) => {
+                    spec.port = Some(port);
+                    spec.name = if spec.host.contains(':') {
+                        format!("[{}]:{port}", spec.host)
+                    } else {
+                        format!("{}:{port}", spec.host)
+                    };
+                }
+                _ => {}
+            }
+            if self.address.is_some() {
+                if let Some(name) = &self.name {
+                    spec.name.clone_from(name);
+                }
+            } else {
+                spec.group.clone_from(&self.name);
+            }
+            spec.identity_file = self.identity_file.as_ref().map(PathBuf::from);
+            spec.tags.clone_from(&self.tags);
+            spec.sudo = self.sudo.unwrap_or(false);
+            specs.push(spec);
+        }
+        Ok(specs)
+    }
 }
 
 /// A configuration file's problem, at its line.
@@ -77,6 +156,16 @@ pub fn load(path: &Path) -> Result<ProjectConfig, ConfigError> {
     let mut config = parse(&display, &text)?;
     let folder = path.parent().unwrap_or(Path::new(""));
     config.waivers = config.waivers.map(|file| folder.join(file));
+    for target in &mut config.targets {
+        if let TargetSpec::Ssh(spec) = target {
+            // ssh itself expands `~`; other relative paths are the file's.
+            if let Some(identity) = spec.identity_file.as_mut() {
+                if identity.is_relative() && !identity.starts_with("~") {
+                    *identity = folder.join(&*identity);
+                }
+            }
+        }
+    }
     Ok(config)
 }
 
@@ -94,7 +183,22 @@ fn parse(display: &str, text: &str) -> Result<ProjectConfig, ConfigError> {
         let offset = target.span().start;
         let target = target.into_inner();
         let label = target.name.as_deref().map_or_else(String::new, |n| format!("target '{n}': "));
+        if target.kind.get_ref() != "ssh" && target.has_ssh_fields() {
+            return Err(at(
+                offset,
+                format!("{label}address, hosts, user, port, identity_file, tags and sudo apply to type = \"ssh\""),
+            ));
+        }
         let spec = match target.kind.get_ref().as_str() {
+            "ssh" => {
+                for spec in target.ssh_specs(&label).map_err(|message| at(offset, message))? {
+                    let spec = TargetSpec::Ssh(spec);
+                    if !targets.contains(&spec) {
+                        targets.push(spec);
+                    }
+                }
+                continue;
+            }
             "local" => {
                 if target.profile.is_some() || target.role_arn.is_some() || !target.regions.is_empty() {
                     return Err(at(offset, format!("{label}profile, role_arn and regions apply to type = \"aws\"")));
@@ -118,7 +222,7 @@ fn parse(display: &str, text: &str) -> Result<ProjectConfig, ConfigError> {
             other => {
                 return Err(at(
                     target.kind.span().start,
-                    format!("{label}unknown target type '{other}' (expected \"local\" or \"aws\")"),
+                    format!("{label}unknown target type '{other}' (expected \"local\", \"aws\" or \"ssh\")"),
                 ))
             }
         };
@@ -158,6 +262,40 @@ mod tests {
     }
 
     #[test]
+    fn ssh_inventory_with_hosts_groups_and_tags() {
+        let text = "[[targets]]\ntype = \"ssh\"\nname = \"db-1\"\naddress = \"10.0.0.9\"\nuser = \"audit\"\nport = 2222\n\
+                    identity_file = \"keys/audit\"\ntags = [\"pci\"]\nsudo = true\n\n\
+                    [[targets]]\ntype = \"ssh\"\nname = \"web\"\nhosts = [\"web-1\", \"root@web-2:2200\"]\nuser = \"audit\"\n";
+        let targets = parse("posture.toml", text).expect("valid").targets;
+        let specs: Vec<&SshSpec> = targets
+            .iter()
+            .map(|t| match t {
+                TargetSpec::Ssh(spec) => spec,
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(specs.len(), 3);
+        assert_eq!(
+            (specs[0].name.as_str(), specs[0].host.as_str(), specs[0].user.as_deref(), specs[0].port, specs[0].sudo),
+            ("db-1", "10.0.0.9", Some("audit"), Some(2222), true)
+        );
+        assert_eq!(specs[0].tags, ["pci"]);
+        assert_eq!(
+            (specs[1].name.as_str(), specs[1].group.as_deref(), specs[1].user.as_deref()),
+            ("web-1", Some("web"), Some("audit"))
+        );
+        assert_eq!((specs[2].name.as_str(), specs[2].user.as_deref(), specs[2].port), ("web-2:2200", Some("root"), Some(2200)));
+        let both =
+            parse("posture.toml", "[[targets]]\ntype = \"ssh\"\naddress = \"a\"\nhosts = [\"b\"]\n").expect_err("both");
+        assert!(both.message.contains("not both"), "{both}");
+        let group = parse("posture.toml", "[[targets]]\ntype = \"ssh\"\nhosts = [\"b\"]\n").expect_err("unnamed group");
+        assert!(group.message.contains("needs a name"), "{group}");
+        let misplaced =
+            parse("posture.toml", "\n[[targets]]\ntype = \"local\"\ntags = [\"x\"]\n").expect_err("tags on local");
+        assert_eq!(misplaced.line, 2, "{misplaced}");
+    }
+
+    #[test]
     fn the_waivers_file_is_relative_to_the_configuration() {
         let dir = tempfile::tempdir().expect("tmp");
         let path = dir.path().join("posture.toml");
@@ -165,5 +303,13 @@ mod tests {
         let config = load(&path).expect("valid");
         assert_eq!(config.waivers, Some(dir.path().join("risk/waivers.toml")));
         assert!(config.targets.is_empty());
+    }
+
+    #[test]
+    fn the_history_is_kept_as_written_and_an_empty_one_points_at_its_line() {
+        let config = parse("posture.toml", "history = \"postgres://audit@db/posture\"\n").expect("valid");
+        assert_eq!(config.history.as_deref(), Some("postgres://audit@db/posture"));
+        let empty = parse("posture.toml", "\nhistory = \" \"\n").expect_err("empty");
+        assert_eq!((empty.line, empty.message.contains("history")), (2, true), "{empty}");
     }
 }

@@ -132,8 +132,8 @@ pub fn not_judged(
                 &missing_target_name(provider),
                 &format!("{provider} targets"),
                 format!(
-                    "not judged: check {id} judges {provider} targets, and no {provider} target is part of this \
-                     audit (add one, e.g. `--target {}`, or a fact bundle holding one)",
+                    "not judged: this check judges {provider} targets, and no {provider} target is part of this audit \
+                     (add one: `--target {}`, or a fact bundle holding one)",
                     if provider == "linux" { "local" } else { provider }
                 ),
                 Vec::new(),

@@ -68,6 +68,10 @@ pub fn explain(args: &ExplainArgs) -> Result<(String, u8), Fatal> {
         let _ = writeln!(out, "resource type: {}", m.resource_type);
         let _ =
             writeln!(out, "facts:         {}", m.facts.iter().map(|k| k.to_string()).collect::<Vec<_>>().join(", "));
+        let commands = crate::facts::host::commands::commands_for_facts(&m.facts);
+        if !commands.is_empty() {
+            let _ = writeln!(out, "commands:      {}", commands.join("\n               "));
+        }
         let _ = writeln!(out, "file:          {} (sha256 {})", check.path, &check.sha256[..16]);
         let controls: Vec<String> = catalog
             .benchmarks

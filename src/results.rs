@@ -9,7 +9,7 @@ use serde::Serialize;
 use crate::catalog::plan::Plan;
 use crate::catalog::{Assessment, Control};
 use crate::finding::{Finding, Severity, Status};
-use crate::waivers::{WaiverState, Waivers};
+use crate::waivers::{FindingRef, WaiverState, Waivers};
 
 /// Why a control has the status it has, when the findings alone don't say.
 pub const NOT_YET_AUTOMATED: &str = "not yet automated by posture: assess manually";
@@ -255,12 +255,14 @@ fn roll_up(
         if finding.status != Status::Fail {
             continue;
         }
-        let (waiver_set, today, benchmark) = (waiving.waivers, waiving.today, waiving.benchmark);
-        let (check, target, resource) = (&finding.check_id, &finding.target, &finding.resource);
-        let waiver = waiver_set
-            .active_for(today, benchmark, &control.id, check, target, resource)
-            .or_else(|| waiver_set.expired_for(today, benchmark, &control.id, check, target, resource).first().copied());
-        if let Some(waiver) = waiver {
+        let seen = FindingRef {
+            benchmark: waiving.benchmark,
+            control: &control.id,
+            check: &finding.check_id,
+            target: &finding.target,
+            resource: &finding.resource,
+        };
+        if let Some(waiver) = waiving.waivers.waiver_for(waiving.today, &seen) {
             waivers.insert(index, waiver);
         }
     }

@@ -26,6 +26,104 @@ pub enum TargetSpec {
     LocalHost,
     /// An AWS account, reached through the standard credential chain.
     Aws(AwsSpec),
+    /// A host over SSH (`ssh://user@host:port`, or an inventory target).
+    Ssh(SshSpec),
+}
+
+/// How to reach a host over SSH, and how the inventory names it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SshSpec {
+    /// The target's name in reports: the inventory name, else `host` or `host:port`.
+    pub name: String,
+    /// What ssh is given: a host name, an address or a `Host` alias of the ssh configuration.
+    pub host: String,
+    pub user: Option<String>,
+    pub port: Option<u16>,
+    pub identity_file: Option<PathBuf>,
+    /// Inventory tags (`--target tag:pci`).
+    pub tags: Vec<String>,
+    /// The inventory group it was listed in (`--target <group>`).
+    pub group: Option<String>,
+    /// Run the facts that need root through `sudo -n` (inventory `sudo = true`, or `--sudo`).
+    pub sudo: bool,
+}
+
+impl SshSpec {
+    /// `[user@]host[:port]` (IPv6 addresses in brackets), as in
+    /// `ssh://[user@]host[:port]` and inventory `hosts` entries.
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let raw = raw.trim().trim_end_matches('/');
+        let (user, rest) = match raw.rsplit_once('@') {
+            Some((user, rest)) if !user.is_empty() => (Some(user.to_owned()), rest),
+            Some(_) => return Err(format!("'{raw}': empty user name")),
+            None => (None, raw),
+        };
+        let (host, port) = if let Some(bracketed) = rest.strip_prefix('[') {
+            let (host, after) = bracketed.split_once(']').ok_or_else(|| format!("'{raw}': missing ']'"))?;
+            match after.strip_prefix(':') {
+                Some(port) => (host, Some(port)),
+                None if after.is_empty() => (host, None),
+                None => return Err(format!("'{raw}': unexpected '{after}' after the address")),
+            }
+        } else {
+            match rest.split_once(':') {
+                Some((host, port)) => (host, Some(port)),
+                None => (rest, None),
+            }
+        };
+        if host.is_empty() || host.contains(['/', ' ', '@']) || host.starts_with('-') {
+            return Err(format!("'{raw}': not a host name or address"));
+        }
+        let port = match port {
+            Some(port) => Some(
+                port.parse::<u16>()
+                    .ok()
+                    .filter(|p| *p > 0)
+                    .ok_or_else(|| format!("'{raw}': '{port}' is not a port"))?,
+            ),
+            None => None,
+        };
+        let name = match port {
+            Some(port) if host.contains(':') => format!("[{host}]:{port}"),
+            Some(port) => format!("{host}:{port}"),
+            None => host.to_owned(),
+        };
+        Ok(Self { name, host: host.to_owned(), user, port, ..Self::default() })
+    }
+}
+
+/// How SSH targets are reached and collected.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SshSettings {
+    /// `--ssh-config`: an ssh configuration file instead of ~/.ssh/config.
+    pub config_file: Option<PathBuf>,
+    /// `--identity-file`: the key of targets that name none.
+    pub identity_file: Option<PathBuf>,
+    pub accept_new_host_keys: bool,
+    /// `--sudo`: every SSH target runs the facts that need root through `sudo -n`.
+    pub sudo: bool,
+    /// Targets collected at once.
+    pub jobs: usize,
+    /// A host's connecting and collecting together.
+    pub host_timeout: Duration,
+}
+
+/// Targets collected at once when `--jobs` is not given.
+pub const DEFAULT_JOBS: usize = 16;
+/// `--host-timeout` when not given.
+pub const DEFAULT_HOST_TIMEOUT: Duration = Duration::from_secs(300);
+
+impl Default for SshSettings {
+    fn default() -> Self {
+        Self {
+            config_file: None,
+            identity_file: None,
+            accept_new_host_keys: false,
+            sudo: false,
+            jobs: DEFAULT_JOBS,
+            host_timeout: DEFAULT_HOST_TIMEOUT,
+        }
+    }
 }
 
 /// How to reach an AWS account.
@@ -69,6 +167,8 @@ pub struct AuditSettings {
     pub pack_archive: Option<PathBuf>,
     /// The audit history to compare with and record into; `None` with `--no-history`.
     pub history: Option<crate::history::Location>,
+    /// How SSH targets are reached, and how many targets are collected at once.
+    pub ssh: SshSettings,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -85,8 +185,19 @@ pub enum SettingsError {
     NoFormat,
     #[error("{0} must be greater than zero")]
     ZeroLimit(&'static str),
-    #[error("--target {0}: unknown target (expected `local` or `aws`)")]
+    #[error(
+        "--target {0}: unknown target (expected `local`, `aws`, `ssh://[user@]host[:port]`, `tag:TAG`, or the name \
+         of a target or group of posture.toml's [[targets]])"
+    )]
     UnknownTarget(String),
+    #[error("--target {0}")]
+    BadSshTarget(String),
+    #[error("--target {0}: no target of posture.toml's [[targets]] has this tag")]
+    UnknownTag(String),
+    #[error("two different targets are named '{0}': give them distinct names in posture.toml")]
+    DuplicateTargetName(String),
+    #[error("--{0} {1}: no such file")]
+    MissingFile(&'static str, String),
     #[error("--regions {0}: not a region name")]
     BadRegion(String),
     #[error("--profile, --role-arn and --regions apply to `--target aws`")]
@@ -106,8 +217,21 @@ impl AuditSettings {
                 .map(|p| ControlPattern::parse(p).map_err(SettingsError::Pattern))
                 .collect()
         };
+        let project = match crate::config::locate(args.config.as_deref()) {
+            Some(path) => crate::config::load(&path).map_err(SettingsError::Config)?,
+            None => crate::config::ProjectConfig::default(),
+        };
         let mut targets = Vec::new();
         for raw in args.target.iter().map(|t| t.trim()).filter(|t| !t.is_empty()) {
+            let selected = select_inventory(raw, &project.targets)?;
+            if !selected.is_empty() {
+                for target in selected {
+                    if !targets.contains(&target) {
+                        targets.push(target);
+                    }
+                }
+                continue;
+            }
             let target = match raw {
                 "local" | "localhost" => TargetSpec::LocalHost,
                 "aws" => TargetSpec::Aws(AwsSpec {
@@ -116,6 +240,9 @@ impl AuditSettings {
                     external_id: args.aws.external_id.clone(),
                     regions: args.aws.regions.iter().map(|r| r.trim().to_owned()).filter(|r| !r.is_empty()).collect(),
                 }),
+                url if url.starts_with("ssh://") => {
+                    TargetSpec::Ssh(SshSpec::parse(&url["ssh://".len()..]).map_err(SettingsError::BadSshTarget)?)
+                }
                 other => return Err(SettingsError::UnknownTarget(other.to_owned())),
             };
             if !targets.contains(&target) {
@@ -127,13 +254,19 @@ impl AuditSettings {
         if aws_options && !has_aws && args.facts.is_none() {
             return Err(SettingsError::AwsOptionsWithoutAws);
         }
-        let project = match crate::config::locate(args.config.as_deref()) {
-            Some(path) => crate::config::load(&path).map_err(SettingsError::Config)?,
-            None => crate::config::ProjectConfig::default(),
-        };
         if targets.is_empty() && args.facts.is_none() {
-            targets = project.targets;
+            targets = project.targets.clone();
         }
+        let ssh = ssh_settings(&args.ssh)?;
+        for target in &mut targets {
+            if let TargetSpec::Ssh(spec) = target {
+                spec.sudo |= ssh.sudo;
+                if spec.identity_file.is_none() {
+                    spec.identity_file.clone_from(&ssh.identity_file);
+                }
+            }
+        }
+        check_unique_names(&targets)?;
         let waivers = args.waivers.clone().or(project.waivers);
         if let Some(path) = &waivers {
             if !path.is_file() {
@@ -213,13 +346,118 @@ impl AuditSettings {
             signing_key: args.sign.clone(),
             pack_archive: args.pack.clone(),
             history,
+            ssh,
         })
     }
 
+    /// The label of `--fail-on`.
     pub fn fail_on_label(&self) -> String {
         match self.fail_on {
             FailOn::Never => "none".to_owned(),
             FailOn::AtLeast(severity) => severity.to_string(),
         }
+    }
+}
+
+/// The inventory targets `raw` names: a target name, a group name, or
+/// `tag:TAG`. Empty when `raw` is none of these (`local`, `aws`, an URL).
+fn select_inventory(raw: &str, inventory: &[TargetSpec]) -> Result<Vec<TargetSpec>, SettingsError> {
+    let ssh = inventory.iter().filter_map(|t| match t {
+        TargetSpec::Ssh(spec) => Some((t, spec)),
+        _ => None,
+    });
+    if let Some(tag) = raw.strip_prefix("tag:") {
+        let tagged: Vec<TargetSpec> =
+            ssh.filter(|(_, spec)| spec.tags.iter().any(|t| t == tag)).map(|(t, _)| t.clone()).collect();
+        if tagged.is_empty() {
+            return Err(SettingsError::UnknownTag(raw.to_owned()));
+        }
+        return Ok(tagged);
+    }
+    Ok(ssh.filter(|(_, spec)| spec.name == raw || spec.group.as_deref() == Some(raw)).map(|(t, _)| t.clone()).collect())
+}
+
+fn ssh_settings(args: &crate::cli::SshArgs) -> Result<SshSettings, SettingsError> {
+    let mut settings = SshSettings {
+        config_file: args.ssh_config.clone(),
+        identity_file: args.identity_file.clone(),
+        accept_new_host_keys: args.accept_new_host_keys,
+        sudo: args.sudo,
+        ..SshSettings::default()
+    };
+    if let Some(path) = &settings.config_file {
+        if !path.is_file() {
+            return Err(SettingsError::MissingFile("ssh-config", path.display().to_string()));
+        }
+    }
+    if let Some(jobs) = args.jobs {
+        if jobs == 0 {
+            return Err(SettingsError::ZeroLimit("--jobs"));
+        }
+        settings.jobs = jobs;
+    }
+    if let Some(seconds) = args.host_timeout {
+        if seconds == 0 {
+            return Err(SettingsError::ZeroLimit("--host-timeout"));
+        }
+        settings.host_timeout = Duration::from_secs(seconds);
+    }
+    Ok(settings)
+}
+
+/// Reports name targets; two different SSH targets must not share a name.
+fn check_unique_names(targets: &[TargetSpec]) -> Result<(), SettingsError> {
+    let mut seen: std::collections::BTreeMap<&str, &SshSpec> = std::collections::BTreeMap::new();
+    for target in targets {
+        if let TargetSpec::Ssh(spec) = target {
+            if let Some(earlier) = seen.insert(spec.name.as_str(), spec) {
+                if earlier != spec {
+                    return Err(SettingsError::DuplicateTargetName(spec.name.clone()));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ssh_addresses_parse() {
+        let spec = SshSpec::parse("audit@web-1.example.com:2222").expect("valid");
+        assert_eq!(
+            (spec.user.as_deref(), spec.host.as_str(), spec.port, spec.name.as_str()),
+            (Some("audit"), "web-1.example.com", Some(2222), "web-1.example.com:2222")
+        );
+        let spec = SshSpec::parse("web-1").expect("valid");
+        assert_eq!((spec.user, spec.port, spec.name.as_str()), (None, None, "web-1"));
+        let spec = SshSpec::parse("root@[::1]:22").expect("valid");
+        assert_eq!((spec.host.as_str(), spec.name.as_str()), ("::1", "[::1]:22"));
+        for bad in ["", "@host", "host:0", "host:99999", "host:x", "-oProxyCommand=x", "a/b"] {
+            assert!(SshSpec::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn inventory_selection_by_name_group_and_tag() {
+        let host = |name: &str, group: Option<&str>, tags: &[&str]| {
+            TargetSpec::Ssh(SshSpec {
+                name: name.into(),
+                host: name.into(),
+                group: group.map(str::to_owned),
+                tags: tags.iter().map(|t| t.to_string()).collect(),
+                ..SshSpec::default()
+            })
+        };
+        let inventory =
+            vec![host("web-1", Some("web"), &["pci"]), host("web-2", Some("web"), &[]), host("db", None, &["pci"])];
+        assert_eq!(select_inventory("web", &inventory).expect("group").len(), 2);
+        assert_eq!(select_inventory("db", &inventory).expect("name").len(), 1);
+        let pci = select_inventory("tag:pci", &inventory).expect("tag");
+        assert_eq!(pci, vec![inventory[0].clone(), inventory[2].clone()]);
+        assert!(matches!(select_inventory("tag:nope", &inventory), Err(SettingsError::UnknownTag(_))));
+        assert!(select_inventory("local", &inventory).expect("not inventory").is_empty());
     }
 }

@@ -1,16 +1,26 @@
 //! Targets: turning what the user asked to audit into collected facts. The
-//! local host goes through the host collectors over a [`LocalTransport`]; an
-//! AWS account through the standard credential chain (environment, profile,
-//! SSO, web identity, container and instance roles, optionally a role to
-//! assume) and the AWS collectors.
+//! local host goes through the host collectors over a [`LocalTransport`]; a
+//! remote host over an [`SshTransport`]; an AWS account through the standard
+//! credential chain (environment, profile, SSO, web identity, container and
+//! instance roles, optionally a role to assume) and the AWS collectors.
+//!
+//! [`collect_all`] collects several targets at once (`--jobs`), each SSH host
+//! within its own deadline (`--host-timeout`). A host that cannot be reached,
+//! refuses the login, rejects its host key, times out or is lost mid-run
+//! gets every fact unavailable with that reason, so its checks give `error`
+//! findings, while every other target completes.
 
 use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use crate::evaluate::TargetFacts;
 use crate::facts::aws::collect::{self as aws_collect, AwsTarget};
-use crate::facts::host::{self, LocalTransport, Transport};
-use crate::facts::FactKey;
-use crate::settings::{AwsSpec, TargetSpec};
+use crate::facts::host::ssh::CommandRecord;
+use crate::facts::host::{self, LocalTransport, SshOptions, SshTarget, SshTransport, Transport};
+use crate::facts::{Fact, FactKey, FactSource};
+use crate::settings::{AwsSpec, SshSettings, SshSpec, TargetSpec};
 
 /// Why a target could not be audited at all (credentials, identity, regions).
 #[derive(Debug, thiserror::Error)]
@@ -23,7 +33,7 @@ impl TargetSpec {
     /// The provider whose checks apply to this target.
     pub fn provider(&self) -> &'static str {
         match self {
-            TargetSpec::LocalHost => "linux",
+            TargetSpec::LocalHost | TargetSpec::Ssh(_) => "linux",
             TargetSpec::Aws(_) => "aws",
         }
     }
@@ -33,6 +43,33 @@ impl TargetSpec {
 pub enum Connected {
     Local(LocalTransport),
     Aws(Box<AwsTarget>),
+    /// A host over SSH, connected when it is collected: a host that cannot
+    /// be reached is an error of that host, not of the run.
+    Ssh(Box<SshSpec>),
+}
+
+/// How collecting an SSH host went: the evidence of the connection.
+#[derive(Debug, Clone)]
+pub struct HostConnection {
+    /// `user@host:port`, as far as given.
+    pub address: String,
+    /// Whether the connection was made.
+    pub connected: bool,
+    /// Why the host could not be (fully) collected.
+    pub error: Option<String>,
+    /// Batches of commands sent over the connection.
+    pub round_trips: usize,
+    /// Every command run on the host, with its exit status.
+    pub commands: Vec<CommandRecord>,
+    /// Wall time of connecting and collecting.
+    pub seconds: f64,
+}
+
+/// One collected target.
+pub struct CollectedTarget {
+    pub facts: TargetFacts,
+    /// For SSH hosts: how the connection went.
+    pub connection: Option<HostConnection>,
 }
 
 impl Connected {
@@ -40,12 +77,13 @@ impl Connected {
         match self {
             Connected::Local(transport) => host_name(transport),
             Connected::Aws(target) => target.account_id.clone(),
+            Connected::Ssh(spec) => spec.name.clone(),
         }
     }
 
     pub fn provider(&self) -> &'static str {
         match self {
-            Connected::Local(_) => "linux",
+            Connected::Local(_) | Connected::Ssh(_) => "linux",
             Connected::Aws(_) => "aws",
         }
     }
@@ -62,8 +100,122 @@ impl Connected {
                 let keys: BTreeSet<FactKey> = keys.iter().filter(|k| k.as_str().starts_with("aws.")).cloned().collect();
                 runtime.block_on(aws_collect::collect(target, &keys))
             }
+            Connected::Ssh(spec) => return collect_ssh(spec, &SshSettings::default(), keys).facts,
         };
         TargetFacts { name: self.name(), provider: self.provider().to_owned(), facts: facts.into_iter().collect() }
+    }
+}
+
+/// Collects every target, `ssh.jobs` at a time, in the order given;
+/// `on_done` is called as each target finishes.
+pub fn collect_all(
+    targets: &[Connected],
+    keys: &BTreeSet<FactKey>,
+    runtime: &tokio::runtime::Runtime,
+    ssh: &SshSettings,
+    on_done: &(dyn Fn(&CollectedTarget) + Sync),
+) -> Vec<CollectedTarget> {
+    let next = AtomicUsize::new(0);
+    let results: Vec<Mutex<Option<CollectedTarget>>> = targets.iter().map(|_| Mutex::new(None)).collect();
+    let workers = ssh.jobs.clamp(1, targets.len().max(1));
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            scope.spawn(|| loop {
+                let index = next.fetch_add(1, Ordering::SeqCst);
+                let Some(target) = targets.get(index) else { break };
+                let collected = match target {
+                    Connected::Ssh(spec) => collect_ssh(spec, ssh, keys),
+                    other => CollectedTarget { facts: other.collect(keys, runtime), connection: None },
+                };
+                on_done(&collected);
+                *results[index].lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(collected);
+            });
+        }
+    });
+    results
+        .into_iter()
+        .zip(targets)
+        .map(|(slot, target)| {
+            slot.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner).unwrap_or_else(|| CollectedTarget {
+                // A worker that panicked: the target's facts are unavailable, not missing.
+                facts: TargetFacts {
+                    name: target.name(),
+                    provider: target.provider().to_owned(),
+                    facts: host_keys(keys)
+                        .into_iter()
+                        .map(|key| Fact::unavailable(key, "internal error while collecting", no_source()))
+                        .collect(),
+                },
+                connection: None,
+            })
+        })
+        .collect()
+}
+
+fn host_keys(keys: &BTreeSet<FactKey>) -> BTreeSet<FactKey> {
+    keys.iter().filter(|k| k.as_str().starts_with("host.")).cloned().collect()
+}
+
+fn no_source() -> FactSource {
+    FactSource::Composite { parts: Vec::new() }
+}
+
+/// Connects to one SSH host and collects its host facts within the host's
+/// deadline; a failure makes every fact unavailable with its reason.
+fn collect_ssh(spec: &SshSpec, settings: &SshSettings, keys: &BTreeSet<FactKey>) -> CollectedTarget {
+    let started = Instant::now();
+    let deadline = started + settings.host_timeout;
+    let target = SshTarget {
+        name: spec.name.clone(),
+        host: spec.host.clone(),
+        user: spec.user.clone(),
+        port: spec.port,
+        identity_file: spec.identity_file.clone(),
+    };
+    let address = target.address();
+    let options = SshOptions {
+        config_file: settings.config_file.clone(),
+        accept_new_host_keys: settings.accept_new_host_keys,
+        sudo: spec.sudo,
+        connect_timeout: settings.host_timeout.min(Duration::from_secs(15)),
+        ..SshOptions::default()
+    };
+    let keys = host_keys(keys);
+    let (facts, connection) = match SshTransport::connect(target, options, deadline) {
+        Ok(transport) => {
+            let facts = host::collect_with(&transport, &keys, spec.sudo);
+            transport.close();
+            let connection = HostConnection {
+                address,
+                connected: true,
+                error: transport.lost_reason(),
+                round_trips: transport.round_trips(),
+                commands: transport.command_log(),
+                seconds: started.elapsed().as_secs_f64(),
+            };
+            (facts, connection)
+        }
+        Err(error) => {
+            let reason = error.to_string();
+            let facts = keys.into_iter().map(|key| Fact::unavailable(key, reason.clone(), no_source())).collect();
+            let connection = HostConnection {
+                address,
+                connected: false,
+                error: Some(reason),
+                round_trips: 0,
+                commands: Vec::new(),
+                seconds: started.elapsed().as_secs_f64(),
+            };
+            (facts, connection)
+        }
+    };
+    CollectedTarget {
+        facts: TargetFacts {
+            name: spec.name.clone(),
+            provider: "linux".to_owned(),
+            facts: facts.into_iter().collect(),
+        },
+        connection: Some(connection),
     }
 }
 
@@ -74,6 +226,7 @@ pub fn connect(spec: &TargetSpec, runtime: &tokio::runtime::Runtime) -> Result<C
     match spec {
         TargetSpec::LocalHost => Ok(Connected::Local(LocalTransport::new())),
         TargetSpec::Aws(aws) => runtime.block_on(connect_aws(aws)).map(|t| Connected::Aws(Box::new(t))),
+        TargetSpec::Ssh(spec) => Ok(Connected::Ssh(Box::new(spec.clone()))),
     }
 }
 

@@ -210,40 +210,29 @@ impl Waivers {
         Ok(Self { path: Some(display.to_owned()), waivers })
     }
 
-    /// The active waiver covering this failing finding on `today`, as an
-    /// index into [`Waivers::waivers`]; the first in file order wins.
-    pub fn active_for(
-        &self,
-        today: NaiveDate,
-        benchmark: &str,
-        control: &str,
-        check: &str,
-        target: &str,
-        resource: &str,
-    ) -> Option<usize> {
+    /// The waiver concerning this failing finding on `today`, as an index
+    /// into [`Waivers::waivers`]: the first active one that covers it (it is
+    /// waived), else the first expired one (shown beside the failure it no
+    /// longer excuses), in file order.
+    pub fn waiver_for(&self, today: NaiveDate, finding: &FindingRef<'_>) -> Option<usize> {
+        let covering = |w: &Waiver| {
+            w.covers(finding.benchmark, finding.control, finding.check, finding.target, finding.resource)
+        };
         self.waivers
             .iter()
-            .position(|w| w.is_active(today) && w.covers(benchmark, control, check, target, resource))
+            .position(|w| w.is_active(today) && covering(w))
+            .or_else(|| self.waivers.iter().position(covering))
     }
+}
 
-    /// Whether an expired waiver covers this finding (reported as expired
-    /// rather than unmatched).
-    pub fn expired_for(
-        &self,
-        today: NaiveDate,
-        benchmark: &str,
-        control: &str,
-        check: &str,
-        target: &str,
-        resource: &str,
-    ) -> Vec<usize> {
-        (0..self.waivers.len())
-            .filter(|&i| {
-                let waiver = &self.waivers[i];
-                !waiver.is_active(today) && waiver.covers(benchmark, control, check, target, resource)
-            })
-            .collect()
-    }
+/// A finding as waivers see it: where it was judged and on what.
+#[derive(Debug, Clone, Copy)]
+pub struct FindingRef<'a> {
+    pub benchmark: &'a str,
+    pub control: &'a str,
+    pub check: &'a str,
+    pub target: &'a str,
+    pub resource: &'a str,
 }
 
 /// A TOML date (or the date of a date-time).
@@ -316,19 +305,29 @@ expires = 2020-01-01
         assert_eq!(waivers.waivers.len(), 2);
         assert_eq!(waivers.waivers[1].id, "waivers.toml:11");
         let today = day("2026-11-23");
+        let at = |control: &'static str, target: &'static str, resource: &'static str| FindingRef {
+            benchmark: "cis-aws-foundations-v3.0.0",
+            control,
+            check: "aws_s3_bucket_secure_transport_required",
+            target,
+            resource,
+        };
         let legacy = "arn:aws:s3:::legacy-uploads";
-        let check = "aws_s3_bucket_secure_transport_required";
-        let bench = "cis-aws-foundations-v3.0.0";
-        assert_eq!(waivers.active_for(today, bench, "2.1.1", check, "123456789012", legacy), Some(0));
-        assert_eq!(waivers.active_for(today, bench, "2.1.1", check, "999999999999", legacy), None, "other target");
-        assert_eq!(waivers.active_for(today, bench, "2.1.1", check, "123456789012", "arn:aws:s3:::prod"), None);
-        assert_eq!(waivers.active_for(today, "pci-dss-v4.0.1", "2.1.1", check, "123456789012", legacy), None);
+        let waived = at("2.1.1", "123456789012", legacy);
+        assert_eq!(waivers.waiver_for(today, &waived), Some(0));
+        assert!(waivers.waivers[0].is_active(today));
+        // Another target or resource: only the expired check-wide waiver covers it.
+        assert_eq!(waivers.waiver_for(today, &at("2.1.1", "999999999999", legacy)), Some(1));
+        assert_eq!(waivers.waiver_for(today, &at("2.1.1", "123456789012", "arn:aws:s3:::prod")), Some(1));
+        assert!(!waivers.waivers[1].is_active(today));
+        let other_benchmark = FindingRef { benchmark: "pci-dss-v4.0.1", ..waived };
+        assert_eq!(waivers.waiver_for(today, &other_benchmark), Some(1));
         // The last day still counts; the next does not.
-        assert_eq!(waivers.active_for(day("2027-03-31"), bench, "2.1.1", check, "123456789012", legacy), Some(0));
-        assert_eq!(waivers.active_for(day("2027-04-01"), bench, "2.1.1", check, "123456789012", legacy), None);
-        assert_eq!(waivers.expired_for(day("2027-04-01"), bench, "2.1.1", check, "123456789012", legacy), vec![0, 1]);
-        // The check-wide waiver expired in 2020: it never applies today.
-        assert_eq!(waivers.expired_for(today, bench, "2.1.1", check, "x", "arn:aws:s3:::prod"), vec![1]);
+        assert!(waivers.waivers[0].is_active(day("2027-03-31")));
+        assert!(!waivers.waivers[0].is_active(day("2027-04-01")));
+        assert_eq!(waivers.waiver_for(day("2027-04-01"), &waived), Some(0), "expired, still shown beside it");
+        let unrelated = FindingRef { check: "other", control: "9.9", ..waived };
+        assert_eq!(waivers.waiver_for(today, &unrelated), None);
     }
 
     #[test]

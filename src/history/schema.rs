@@ -109,7 +109,7 @@ GROUP BY run_id, benchmark;
 
 /// Any number will do as long as it is this one: the PostgreSQL advisory
 /// lock that makes two posture processes migrate one after the other.
-const POSTGRES_MIGRATION_LOCK: i64 = 0x706f_7374_7572_65;
+const POSTGRES_MIGRATION_LOCK: i64 = 0x0070_6f73_7475_7265; // "posture" in ASCII
 
 /// Brings the database to [`CURRENT_VERSION`]; returns the version it was at
 /// (0: new).

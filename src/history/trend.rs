@@ -70,7 +70,7 @@ pub fn short_id(id: &str) -> &str {
 const WIDTH: f64 = 880.0;
 const HEIGHT: f64 = 320.0;
 const LEFT: f64 = 56.0;
-const RIGHT: f64 = 24.0;
+const RIGHT: f64 = 44.0;
 const TOP: f64 = 16.0;
 const BOTTOM: f64 = 44.0;
 /// Line colours, one per series, told apart in print as well.
@@ -141,12 +141,12 @@ fn chart(points: &[TrendPoint]) -> Chart {
     let x_ticks = if points.is_empty() {
         Vec::new()
     } else if last == first {
-        vec![Tick { at: round1(x_of(first)), label: label_time(first) }]
+        vec![Tick { at: round1(x_of(first)), label: label_time(first, 0) }]
     } else {
         (0..=4)
             .map(|i| {
                 let millis = first + (last - first) * i / 4;
-                Tick { at: round1(x_of(millis)), label: label_time(millis) }
+                Tick { at: round1(x_of(millis)), label: label_time(millis, last - first) }
             })
             .collect()
     };
@@ -191,8 +191,10 @@ fn chart(points: &[TrendPoint]) -> Chart {
     Chart { width: WIDTH, height: HEIGHT, plot_left, plot_right, plot_top, plot_bottom, y_ticks, x_ticks, series }
 }
 
-fn label_time(millis: i64) -> String {
-    DateTime::<Utc>::from_timestamp_millis(millis).map_or_else(String::new, |t| t.format("%Y-%m-%d").to_string())
+/// A day, or a day and time when the chart spans less than two days.
+fn label_time(millis: i64, span_millis: i64) -> String {
+    let format = if span_millis < 2 * 86_400_000 { "%m-%d %H:%M" } else { "%Y-%m-%d" };
+    DateTime::<Utc>::from_timestamp_millis(millis).map_or_else(String::new, |t| t.format(format).to_string())
 }
 
 /// What the page says about where its numbers come from.

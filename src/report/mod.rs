@@ -145,6 +145,13 @@ pub fn build(
                 severity: control_result.severity,
                 checks: control.checks.clone(),
                 targets: control_result.targets.clone(),
+                target_counts: (control_result.targets.len() > 1).then(|| {
+                    let mut per_target = Counts::default();
+                    for status in control_result.targets.values() {
+                        per_target.add(*status);
+                    }
+                    counts(&per_target)
+                }),
                 findings,
             };
             match sections.iter_mut().find(|s| s.id == section_id) {
@@ -197,6 +204,7 @@ pub fn build(
                     references: c.meta.references.clone(),
                     path: c.path.clone(),
                     sha256: c.sha256.clone(),
+                    commands: crate::facts::host::commands::commands_for_facts(&c.meta.facts),
                 },
             )
         })
@@ -224,11 +232,21 @@ pub fn build(
         .map(|t| {
             let used: Vec<_> = t.facts.iter().filter(|fact| plan.uses_fact(&fact.key)).collect();
             let unavailable = used.iter().filter(|f| f.unavailable_reason().is_some()).count();
+            let mut controls = Counts::default();
+            for result in &results.benchmarks {
+                for control in &result.controls {
+                    if let Some(status) = control.targets.get(&t.name) {
+                        controls.add(*status);
+                    }
+                }
+            }
             Target {
                 name: t.name.clone(),
                 provider: t.provider.clone(),
                 facts_available: used.len() - unavailable,
                 facts_unavailable: unavailable,
+                controls: Some(counts(&controls)),
+                connection: None,
             }
         })
         .collect();
@@ -274,6 +292,30 @@ pub fn build(
     }
 }
 
+/// Records how each SSH host was reached (by target name) in the report's targets.
+pub fn attach_connections(report: &mut Report, connections: &[(String, crate::target::HostConnection)]) {
+    for (name, connection) in connections {
+        let Some(target) = report.targets.iter_mut().find(|t| &t.name == name) else { continue };
+        target.connection = Some(Connection {
+            transport: "ssh".to_owned(),
+            address: connection.address.clone(),
+            connected: connection.connected,
+            error: connection.error.clone(),
+            round_trips: connection.round_trips,
+            seconds: round4(connection.seconds),
+            commands: connection
+                .commands
+                .iter()
+                .map(|c| CommandRun {
+                    round_trip: c.round_trip,
+                    command: c.command.clone(),
+                    exit_status: c.exit_status,
+                    note: c.note.clone(),
+                })
+                .collect(),
+        });
+    }
+}
 
 /// The Tera templates: built-in, each replaced by a file of the same name in `dir`.
 pub fn templates(dir: Option<&Path>) -> Result<tera::Tera, ReportError> {

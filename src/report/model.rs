@@ -114,6 +114,49 @@ pub struct Target {
     pub provider: String,
     pub facts_available: usize,
     pub facts_unavailable: usize,
+    /// Control statuses on this target: each control judged on it counted
+    /// once, with its status on this target.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub controls: Option<StatusCounts>,
+    /// For a host reached over SSH: how, and every command run on it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connection: Option<Connection>,
+}
+
+/// How a remote host was reached and what ran on it.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Connection {
+    /// `ssh`.
+    pub transport: String,
+    /// `user@host:port`, as far as given.
+    pub address: String,
+    /// Whether the connection was made.
+    pub connected: bool,
+    /// Why the host could not be (fully) collected: unreachable, login
+    /// refused, host key rejected, timed out, connection lost. Every fact of
+    /// the host is then unavailable with this reason.
+    pub error: Option<String>,
+    /// Batches of commands sent over the one connection.
+    pub round_trips: usize,
+    /// Wall time of connecting and collecting, in seconds.
+    pub seconds: f64,
+    /// Every command run on the host, in order, with its exit status.
+    pub commands: Vec<CommandRun>,
+}
+
+/// One command run on a host.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CommandRun {
+    /// The round trip that ran it (1 is the first).
+    pub round_trip: usize,
+    /// The command line as run (`sudo -n -- ...` when run as root).
+    pub command: String,
+    /// Null when it was not found, not run to the end, or refused.
+    pub exit_status: Option<i32>,
+    /// Why there is no exit status, or that sudo refused.
+    pub note: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
@@ -181,6 +224,10 @@ pub struct ControlReport {
     pub checks: Vec<String>,
     /// Status per target.
     pub targets: BTreeMap<String, Status>,
+    /// How many targets have each status, when the control was judged on
+    /// more than one target ("fails on 3 of 40 hosts").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_counts: Option<StatusCounts>,
     pub findings: Vec<FindingReport>,
 }
 
@@ -216,6 +263,10 @@ pub struct CheckInfo {
     pub path: String,
     /// SHA-256 of the check file: the check's version.
     pub sha256: String,
+    /// The commands its facts run on a host (see `posture explain <check>`);
+    /// absent for checks that read no host.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub commands: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]

@@ -2,8 +2,9 @@
 //! 5.2.5, on 127.0.0.1): seeds one account with compliant and non-compliant
 //! resources in us-east-1 and eu-west-1 through the AWS SDK for Rust, runs
 //! the real binary with `--target aws` and checks the verdict of every
-//! automated control of cis-aws-foundations-v3.0.0, then that a run without
-//! any credentials stops before collecting.
+//! automated control of cis-aws-foundations-v3.0.0, then PCI DSS v4.0.1 on
+//! the same account, alone and with this machine (`aws/pci.rs`), then that a
+//! run without any credentials stops before collecting.
 //!
 //! `scripts/test.sh` starts the emulator and exports
 //! POSTURE_TEST_AWS_ENDPOINT. Without it the test is skipped with a note,
@@ -49,6 +50,8 @@ use aws_config::{BehaviorVersion, Region, SdkConfig};
 use serde_json::Value;
 
 use crate::support;
+
+mod pci;
 
 const ACCOUNT: &str = "123456789012";
 const REGIONS: [&str; 2] = ["us-east-1", "eu-west-1"];
@@ -145,6 +148,7 @@ struct Clients {
     rds: aws_sdk_rds::Client,
     efs: aws_sdk_efs::Client,
     securityhub: aws_sdk_securityhub::Client,
+    elbv2: aws_sdk_elasticloadbalancingv2::Client,
 }
 
 impl Clients {
@@ -165,6 +169,7 @@ impl Clients {
             rds: aws_sdk_rds::Client::new(&config),
             efs: aws_sdk_efs::Client::new(&config),
             securityhub: aws_sdk_securityhub::Client::new(&config),
+            elbv2: aws_sdk_elasticloadbalancingv2::Client::new(&config),
         }
     }
 }
@@ -913,6 +918,7 @@ async fn seed(endpoint: &str) -> Seeded {
     seed_kms(&us, &eu, &mut seeded).await;
     seed_logging(&us, &eu, &mut seeded).await;
     seed_databases(&us, &eu, &mut seeded).await;
+    pci::seed(&us, &eu, &mut seeded).await;
     seeded
 }
 
@@ -1236,6 +1242,9 @@ fn audit_of_a_seeded_account_in_the_emulator() {
         assert!(calls.contains(&format!("{service} ")), "{service} is not counted: {calls}");
     }
 
+    // PCI DSS v4.0.1 on the same account, alone and with this machine.
+    pci::audit_of_the_seeded_account(&endpoint, &regions, &seeded);
+
     denied_calls_are_named_in_the_report(&endpoint, &regions);
 
     // No credentials anywhere: a setup error before anything is collected.
@@ -1316,7 +1325,7 @@ fn denied_calls_are_named_in_the_report(endpoint: &str, regions: &str) {
         );
     }
     // No credential of the auditing identity enters its evidence pack.
-    for entry in walk(&dir.path().join("report")) {
+    for entry in support::files_under(&dir.path().join("report")) {
         let text = String::from_utf8_lossy(&std::fs::read(&entry).expect("read")).into_owned();
         assert!(!text.contains(&secret), "{} holds the secret access key", entry.display());
         assert!(!text.to_lowercase().contains("session_token"), "{} mentions a session token", entry.display());
@@ -1328,16 +1337,3 @@ fn denied_calls_are_named_in_the_report(endpoint: &str, regions: &str) {
     }
 }
 
-/// Every file below `dir`.
-fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
-    let mut files = Vec::new();
-    for entry in std::fs::read_dir(dir).expect("read") {
-        let path = entry.expect("entry").path();
-        if path.is_dir() {
-            files.extend(walk(&path));
-        } else {
-            files.push(path);
-        }
-    }
-    files
-}

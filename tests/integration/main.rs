@@ -7,6 +7,8 @@ mod checks;
 mod cli;
 mod history;
 mod packs;
+mod pci;
 mod reports;
+mod ssh;
 mod support;
 mod waivers;

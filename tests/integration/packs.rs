@@ -53,19 +53,6 @@ fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
-fn all_files(dir: &Path) -> Vec<std::path::PathBuf> {
-    let mut files = Vec::new();
-    for entry in std::fs::read_dir(dir).expect("read") {
-        let path = entry.expect("entry").path();
-        if path.is_dir() {
-            files.extend(all_files(&path));
-        } else {
-            files.push(path);
-        }
-    }
-    files
-}
-
 #[test]
 fn a_signed_pack_verifies_anywhere_and_as_an_archive() {
     let work = tempfile::tempdir().expect("tmp");
@@ -207,7 +194,7 @@ fn a_live_local_audit_pack_reverifies_and_holds_no_secret() {
 
     let private_key = std::fs::read_to_string(work.path().join("key.pem")).expect("key");
     let key_body: String = private_key.lines().filter(|l| !l.starts_with("-----")).collect();
-    for path in all_files(&work.path().join("pack")) {
+    for path in support::files_under(&work.path().join("pack")) {
         let bytes = std::fs::read(&path).expect("read");
         let text = String::from_utf8_lossy(&bytes);
         assert!(!text.contains(&key_body), "{} holds the signing key", path.display());

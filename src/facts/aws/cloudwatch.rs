@@ -31,6 +31,7 @@ async fn alarms(client: &Client, region: &str) -> Result<Value, String> {
                 "arn": opt_str(alarm.alarm_arn()),
                 "metric_name": opt_str(alarm.metric_name()),
                 "namespace": opt_str(alarm.namespace()),
+                "actions_enabled": alarm.actions_enabled(),
                 "actions": alarm.alarm_actions(),
             })
         })

@@ -7,7 +7,7 @@ use serde_json::json;
 
 use super::probe::{Collected, Probe, Unavailable};
 use super::text::{self, collapse_whitespace, logical_lines};
-use super::{FileKind, Transport, TransportError};
+use super::WalkEntry;
 
 /// modprobe.d(5) directories, highest priority first.
 const MODPROBE_DIRS: &[&str] =
@@ -17,7 +17,7 @@ const MODULE_SUFFIXES: &[&str] = &[".ko", ".ko.xz", ".ko.zst", ".ko.gz"];
 
 /// Module trees are a few levels deep; the bound only guards against a
 /// pathological tree.
-const MAX_WALK_DEPTH: usize = 16;
+pub(super) const MAX_WALK_DEPTH: usize = 16;
 
 /// How modprobe is configured for modules: first `install` per module
 /// (as kmod uses), every `blacklist`.
@@ -38,8 +38,11 @@ pub(super) fn collect(probe: &mut Probe<'_>) -> Collected {
 
     let modules_dir = format!("/lib/modules/{kernel}");
     probe.record_path(&modules_dir);
-    let mut available = BTreeSet::new();
-    let modules_dir_present = walk_module_files(probe.transport(), &modules_dir, &mut available, 0)?;
+    // One walk of the whole tree (one round trip over SSH), not a listing per directory.
+    let (modules_dir_present, available) = match probe.transport().walk(&modules_dir, MAX_WALK_DEPTH + 1)? {
+        Some(entries) => (true, module_names(&entries)),
+        None => (false, BTreeSet::new()),
+    };
 
     let mut config = ModprobeConfig::default();
     for path in text::drop_in_files(probe, MODPROBE_DIRS, ".conf")? {
@@ -57,31 +60,23 @@ pub(super) fn collect(probe: &mut Probe<'_>) -> Collected {
     }))
 }
 
-/// Add the module names of the files below `dir` to `names`; false when `dir`
-/// does not exist. Only entries that are not module files are stat'ed, so a
-/// remote walk costs about one round trip per directory.
-fn walk_module_files(
-    transport: &dyn Transport,
-    dir: &str,
-    names: &mut BTreeSet<String>,
-    depth: usize,
-) -> Result<bool, TransportError> {
-    let Some(entries) = transport.list_dir(dir)? else { return Ok(false) };
+/// The module names of the files of a walk of the module tree (symlinks
+/// such as `build` and `source` into kernel headers are not followed); a
+/// directory whose name looks like a module is not looked into.
+fn module_names(entries: &[WalkEntry]) -> BTreeSet<String> {
+    let mut names = BTreeSet::new();
     for entry in entries {
-        if let Some(name) = module_name_of_file(&entry) {
-            names.insert(name);
-            continue;
-        }
-        if depth >= MAX_WALK_DEPTH {
-            continue;
-        }
-        let path = text::join_path(dir, &entry);
-        // lstat: the `build` and `source` symlinks into kernel headers are not followed.
-        if matches!(transport.stat(&path)?, Some(stat) if stat.kind == FileKind::Dir) {
-            walk_module_files(transport, &path, names, depth + 1)?;
+        let mut components = entry.path.split('/').peekable();
+        while let Some(component) = components.next() {
+            let name = module_name_of_file(component);
+            if components.peek().is_none() {
+                names.extend(name);
+            } else if name.is_some() {
+                break;
+            }
         }
     }
-    Ok(true)
+    names
 }
 
 /// `ext4` for `ext4.ko.xz`; `None` for files that are not modules.

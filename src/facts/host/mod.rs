@@ -9,6 +9,8 @@
 //! specification of every key, source and JSON shape.
 
 mod accounts;
+mod batch;
+pub mod commands;
 mod files;
 mod kernel_modules;
 mod local;
@@ -19,6 +21,7 @@ mod packages;
 mod pam;
 mod probe;
 mod services;
+pub mod ssh;
 mod sshd;
 mod sudoers;
 mod sysctl;
@@ -37,7 +40,9 @@ use rayon::prelude::*;
 use super::{Fact, FactKey};
 use probe::{Collected, Probe, Unavailable};
 
+pub use batch::{DirEntry, Op, OpOutput, Request};
 pub use local::LocalTransport;
+pub use ssh::{SshOptions, SshTarget, SshTransport};
 
 /// The only way collectors reach a host: run a program, read a file, stat a
 /// path, list a directory.
@@ -58,6 +63,64 @@ pub trait Transport: Send + Sync {
     fn stat(&self, path: &str) -> Result<Option<FileStat>, TransportError>;
     /// Names of the entries of a directory (not recursive); Ok(None) when it does not exist.
     fn list_dir(&self, path: &str) -> Result<Option<Vec<String>>, TransportError>;
+
+    /// Every entry below `dir` down to `max_depth` levels (1: the entries of
+    /// `dir` itself), with its `lstat`; symlinks are not followed below
+    /// `dir`. Ok(None) when `dir` does not exist or is not a directory.
+    fn walk(&self, dir: &str, max_depth: usize) -> Result<Option<Vec<WalkEntry>>, TransportError> {
+        let Some(names) = self.list_dir(dir)? else { return Ok(None) };
+        let mut entries = Vec::new();
+        walk_below(self, dir, "", names, 1, max_depth, &mut entries)?;
+        Ok(Some(entries))
+    }
+
+    /// Whether every operation costs a round trip to another machine. Such a
+    /// transport is collected through [`Transport::batch`]: the collectors
+    /// are replayed against what earlier batches answered, and what they
+    /// still need is asked in one batch per round (see `batch.rs`).
+    fn batches(&self) -> bool {
+        false
+    }
+
+    /// Perform `requests`, in as few round trips as the transport allows;
+    /// one result per request, in order. The default performs them one by
+    /// one (a request's `sudo` is for remote transports and ignored here).
+    fn batch(&self, requests: &[Request]) -> Vec<Result<OpOutput, TransportError>> {
+        requests.iter().map(|request| batch::perform_directly(self, &request.op)).collect()
+    }
+}
+
+/// One entry found by [`Transport::walk`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WalkEntry {
+    /// The path relative to the walked directory (`kernel/fs/ext4.ko`).
+    pub path: String,
+    pub stat: FileStat,
+}
+
+/// The default [`Transport::walk`]: list, `lstat` each entry, descend into
+/// directories (not into symlinks).
+fn walk_below<T: Transport + ?Sized>(
+    transport: &T,
+    dir: &str,
+    prefix: &str,
+    names: Vec<String>,
+    depth: usize,
+    max_depth: usize,
+    out: &mut Vec<WalkEntry>,
+) -> Result<(), TransportError> {
+    for name in names {
+        let path = text::join_path(dir, &name);
+        let relative = if prefix.is_empty() { name.clone() } else { format!("{prefix}/{name}") };
+        let Some(stat) = transport.stat(&path)? else { continue };
+        out.push(WalkEntry { path: relative.clone(), stat });
+        if stat.kind == FileKind::Dir && depth < max_depth {
+            if let Some(children) = transport.list_dir(&path)? {
+                walk_below(transport, &path, &relative, children, depth + 1, max_depth, out)?;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// What a program printed and how it ended.
@@ -127,6 +190,25 @@ pub enum TransportError {
     /// The target could not be reached at all (e.g. an SSH connection failed).
     #[error("cannot reach {target}: {message}")]
     Unreachable { target: String, message: String },
+    /// The connection was made and lost (the host went down, the SSH master
+    /// connection ended, the per-host timeout expired).
+    #[error("lost the connection to {target}: {message}")]
+    ConnectionLost { target: String, message: String },
+    /// The host refused the login (e.g. SSH "Permission denied (publickey)").
+    #[error("{target} refused the login: {message}")]
+    LoginRefused { target: String, message: String },
+    /// The host's key is unknown or has changed: SSH host key verification failed.
+    #[error("host key verification failed for {target}: {message}")]
+    HostKeyRejected { target: String, message: String },
+    /// `sudo -n` refused to run a command as root.
+    #[error("sudo refused on {target}: {message}")]
+    SudoRefused { target: String, message: String },
+    /// A collector asked for a command that is not declared for its fact
+    /// (see `commands.rs`): a bug in posture, never run.
+    #[error(
+        "internal error: `{command}` is not a declared command of {kind} (src/facts/host/commands.rs); it was not run"
+    )]
+    NotDeclared { kind: String, command: String },
     /// Any other I/O failure, with what was being done.
     #[error("{what}: {source}")]
     Io {
@@ -134,6 +216,47 @@ pub enum TransportError {
         #[source]
         source: io::Error,
     },
+}
+
+impl TransportError {
+    /// A copy, for answers shared by several facts (`io::Error` is not `Clone`).
+    pub fn duplicate(&self) -> Self {
+        match self {
+            Self::PermissionDenied { path } => Self::PermissionDenied { path: path.clone() },
+            Self::CommandNotFound { program } => Self::CommandNotFound { program: program.clone() },
+            Self::Unreachable { target, message } => {
+                Self::Unreachable { target: target.clone(), message: message.clone() }
+            }
+            Self::ConnectionLost { target, message } => {
+                Self::ConnectionLost { target: target.clone(), message: message.clone() }
+            }
+            Self::LoginRefused { target, message } => {
+                Self::LoginRefused { target: target.clone(), message: message.clone() }
+            }
+            Self::HostKeyRejected { target, message } => {
+                Self::HostKeyRejected { target: target.clone(), message: message.clone() }
+            }
+            Self::SudoRefused { target, message } => {
+                Self::SudoRefused { target: target.clone(), message: message.clone() }
+            }
+            Self::NotDeclared { kind, command } => Self::NotDeclared { kind: kind.clone(), command: command.clone() },
+            Self::Io { what, source } => {
+                Self::Io { what: what.clone(), source: io::Error::new(source.kind(), source.to_string()) }
+            }
+        }
+    }
+
+    /// Whether the error concerns the whole host rather than one operation:
+    /// no fact of the host can be had after it.
+    pub fn is_host_level(&self) -> bool {
+        matches!(
+            self,
+            Self::Unreachable { .. }
+                | Self::ConnectionLost { .. }
+                | Self::LoginRefused { .. }
+                | Self::HostKeyRejected { .. }
+        )
+    }
 }
 
 /// Every host fact key without a parameter.
@@ -180,9 +303,85 @@ pub fn is_known_fact(key: &FactKey) -> bool {
 /// key, in key order. Keys are collected in parallel; a key that cannot be
 /// collected (unknown, unreadable, command missing) is an unavailable fact
 /// with the reason.
+///
+/// A transport whose operations are round trips ([`Transport::batches`]) is
+/// collected in rounds of one batch each (see `batch.rs`); `sudo` then runs
+/// what the facts that need root read through `sudo -n`.
 pub fn collect(transport: &dyn Transport, keys: &BTreeSet<FactKey>) -> Vec<Fact> {
-    let owner_names = OwnerNames::new(transport);
-    keys.par_iter().map(|key| collect_one(transport, &owner_names, key)).collect()
+    collect_with(transport, keys, false)
+}
+
+/// [`collect`], with `sudo -n` for the facts that need root (on a transport
+/// that batches; a local audit runs as the user posture runs as).
+pub fn collect_with(transport: &dyn Transport, keys: &BTreeSet<FactKey>, sudo: bool) -> Vec<Fact> {
+    if transport.batches() {
+        return batch::collect_in_rounds(transport, keys, sudo);
+    }
+    let owner_reader = Declared::new(transport, "host.file");
+    let owner_names = OwnerNames::new(&owner_reader);
+    keys.par_iter()
+        .map(|key| {
+            let declared = Declared::new(transport, key.kind());
+            collect_one(&declared, &owner_names, key)
+        })
+        .collect()
+}
+
+/// The transport as one fact's collector sees it: only the programs and
+/// kinds of access `commands.rs` declares for the fact kind get through.
+pub(super) struct Declared<'t> {
+    inner: &'t dyn Transport,
+    kind: String,
+}
+
+impl<'t> Declared<'t> {
+    pub(super) fn new(inner: &'t dyn Transport, kind: &str) -> Self {
+        Self { inner, kind: kind.to_string() }
+    }
+
+    fn allow(&self, access: commands::Access, what: impl FnOnce() -> String) -> Result<(), TransportError> {
+        if commands::declares_access(&self.kind, access) {
+            Ok(())
+        } else {
+            Err(TransportError::NotDeclared { kind: self.kind.clone(), command: what() })
+        }
+    }
+}
+
+impl Transport for Declared<'_> {
+    fn describe(&self) -> String {
+        self.inner.describe()
+    }
+
+    fn run(&self, program: &str, args: &[&str]) -> Result<CommandOutput, TransportError> {
+        if !commands::declares_program(&self.kind, program, args) {
+            return Err(TransportError::NotDeclared {
+                kind: self.kind.clone(),
+                command: probe::command_line(program, args),
+            });
+        }
+        self.inner.run(program, args)
+    }
+
+    fn read_file(&self, path: &str) -> Result<Option<Vec<u8>>, TransportError> {
+        self.allow(commands::Access::ReadFile, || commands::Access::ReadFile.command_line(path))?;
+        self.inner.read_file(path)
+    }
+
+    fn stat(&self, path: &str) -> Result<Option<FileStat>, TransportError> {
+        self.allow(commands::Access::Stat, || commands::Access::Stat.command_line(path))?;
+        self.inner.stat(path)
+    }
+
+    fn list_dir(&self, path: &str) -> Result<Option<Vec<String>>, TransportError> {
+        self.allow(commands::Access::ListDir, || commands::Access::ListDir.command_line(path))?;
+        self.inner.list_dir(path)
+    }
+
+    fn walk(&self, dir: &str, max_depth: usize) -> Result<Option<Vec<WalkEntry>>, TransportError> {
+        self.allow(commands::Access::Walk, || commands::Access::Walk.command_line(dir))?;
+        self.inner.walk(dir, max_depth)
+    }
 }
 
 fn collect_one(transport: &dyn Transport, owner_names: &OwnerNames<'_>, key: &FactKey) -> Fact {

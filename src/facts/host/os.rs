@@ -9,6 +9,8 @@ use super::probe::{command_line, Collected, Probe, Unavailable};
 /// os-release(5): `/etc/os-release`, falling back to `/usr/lib/os-release`.
 const OS_RELEASE_PATHS: &[&str] = &["/etc/os-release", "/usr/lib/os-release"];
 
+pub(super) const UNAME_ARGS: &[&str] = &["-r", "-m"];
+
 pub(super) fn collect(probe: &mut Probe<'_>) -> Collected {
     let mut os_release = None;
     for path in OS_RELEASE_PATHS {
@@ -19,10 +21,9 @@ pub(super) fn collect(probe: &mut Probe<'_>) -> Collected {
     }
     let os_release = os_release.unwrap_or_default();
     let hostname = probe.read_text("/proc/sys/kernel/hostname")?.unwrap_or_default();
-    let uname_args = ["-r", "-m"];
-    let uname = probe.run("uname", &uname_args)?;
+    let uname = probe.run("uname", UNAME_ARGS)?;
     if !uname.succeeded() {
-        return Err(Unavailable::command_failed(&command_line("uname", &uname_args), &uname));
+        return Err(Unavailable::command_failed(&command_line("uname", UNAME_ARGS), &uname));
     }
     Ok(os_value(&os_release, &hostname, &String::from_utf8_lossy(&uname.stdout)))
 }

@@ -8,8 +8,8 @@ use super::TransportError;
 
 // The format strings keep `\t` and `\n` as written: dpkg-query and rpm expand
 // them themselves, and the recorded command line then reads as documented.
-const DPKG_ARGS: &[&str] = &["-W", "-f", r"${Package}\t${db:Status-Abbrev}\t${Version}\n"];
-const RPM_ARGS: &[&str] = &["-qa", "--qf", r"%{NAME}\t%{VERSION}-%{RELEASE}\n"];
+pub(super) const DPKG_ARGS: &[&str] = &["-W", "-f", r"${Package}\t${db:Status-Abbrev}\t${Version}\n"];
+pub(super) const RPM_ARGS: &[&str] = &["-qa", "--qf", r"%{NAME}\t%{VERSION}-%{RELEASE}\n"];
 
 pub(super) fn collect(probe: &mut Probe<'_>) -> Collected {
     match probe.run("dpkg-query", DPKG_ARGS) {

@@ -8,8 +8,10 @@ use serde_json::{json, Value};
 use super::probe::{command_line, Collected, Probe, Unavailable};
 use super::text;
 
-const UNIT_FILE_ARGS: &[&str] = &["list-unit-files", "--type=service,socket,timer", "--no-legend", "--no-pager"];
-const UNIT_ARGS: &[&str] = &["list-units", "--type=service,socket,timer", "--all", "--no-legend", "--no-pager"];
+pub(super) const UNIT_FILE_ARGS: &[&str] =
+    &["list-unit-files", "--type=service,socket,timer", "--no-legend", "--no-pager"];
+pub(super) const UNIT_ARGS: &[&str] =
+    &["list-units", "--type=service,socket,timer", "--all", "--no-legend", "--no-pager"];
 
 /// Exists only while systemd is the running init (sd_booted(3)).
 const SYSTEMD_RUNNING_MARKER: &str = "/run/systemd/system";

@@ -7,7 +7,8 @@ use super::probe::{command_line, Collected, Probe, Unavailable};
 use super::text::{self, collapse_whitespace};
 use super::TransportError;
 
-const SSHD_BINARY: &str = "/usr/sbin/sshd";
+pub(super) const SSHD_BINARY: &str = "/usr/sbin/sshd";
+pub(super) const SSHD_T_ARGS: &[&str] = &["-T"];
 const SSHD_CONFIG: &str = "/etc/ssh/sshd_config";
 /// Relative `Include` paths are relative to this directory (sshd_config(5)).
 const SSH_CONFIG_DIR: &str = "/etc/ssh";
@@ -32,10 +33,9 @@ const ACCUMULATING_KEYWORDS: &[&str] = &[
 pub(super) fn collect(probe: &mut Probe<'_>) -> Collected {
     let installed = probe.stat(SSHD_BINARY)?.is_some();
     if installed {
-        let args = ["-T"];
-        let output = probe.run(SSHD_BINARY, &args)?;
+        let output = probe.run(SSHD_BINARY, SSHD_T_ARGS)?;
         if !output.succeeded() {
-            return Err(Unavailable::command_failed(&command_line(SSHD_BINARY, &args), &output));
+            return Err(Unavailable::command_failed(&command_line(SSHD_BINARY, SSHD_T_ARGS), &output));
         }
         let config = parse_sshd_t(&text::decode(&output.stdout));
         return Ok(json!({ "installed": true, "method": "sshd -T", "config": config }));

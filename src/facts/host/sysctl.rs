@@ -13,11 +13,12 @@ const SYSCTL_DIRS: &[&str] =
 /// Applied after the drop-in directories, as `sysctl --system` does.
 const SYSCTL_CONF: &str = "/etc/sysctl.conf";
 
+pub(super) const SYSCTL_ARGS: &[&str] = &["-a"];
+
 pub(super) fn collect_runtime(probe: &mut Probe<'_>) -> Collected {
-    let args = ["-a"];
-    let output = probe.run("sysctl", &args)?;
+    let output = probe.run("sysctl", SYSCTL_ARGS)?;
     if !output.succeeded() {
-        return Err(Unavailable::command_failed(&command_line("sysctl", &args), &output));
+        return Err(Unavailable::command_failed(&command_line("sysctl", SYSCTL_ARGS), &output));
     }
     // sysctl skips keys it may not read and still exits 0; an absent key
     // would then look like one the kernel does not have.
