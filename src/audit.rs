@@ -95,7 +95,7 @@ pub fn run(settings: &AuditSettings) -> Result<u8, Fatal> {
             let on_done = |collected: &target::CollectedTarget| {
                 progress.inc();
                 if let Some(error) = collected.connection.as_ref().and_then(|c| c.error.as_ref()) {
-                    progress.log(&format!("{}: {error}; its checks are reported as error", collected.facts.name));
+                    progress.log(&format!("{error}; its checks are reported as error"));
                 }
             };
             let collected = target::collect_all(&connected, &plan.facts, &runtime, &settings.ssh, &on_done);

@@ -525,6 +525,17 @@ mod tests {
         }
     }
 
+    #[test]
+    fn a_collector_cannot_run_what_its_fact_kind_does_not_declare() {
+        let transport = fake::FakeTransport::new().command("uname", &["-r", "-m"], 0, "6.1.0 x86_64\n", "");
+        let declared = Declared::new(&transport, "host.users");
+        let refused = declared.run("uname", &["-r", "-m"]).unwrap_err().to_string();
+        assert!(refused.contains("`uname -r -m` is not a declared command of host.users"), "{refused}");
+        let refused = declared.list_dir("/etc").unwrap_err().to_string();
+        assert!(refused.contains("find -H /etc -maxdepth 1"), "{refused}");
+        assert!(Declared::new(&transport, "host.os").run("uname", &["-r", "-m"]).is_ok());
+    }
+
     /// Runs on the machine the tests run on: whatever it has or lacks, every
     /// requested key gives exactly one fact, and nothing panics.
     #[test]
@@ -547,6 +558,8 @@ mod tests {
         for fact in &facts {
             if let Some(reason) = fact.unavailable_reason() {
                 assert!(!reason.is_empty(), "{} has an empty reason", fact.key);
+                // commands.rs declares everything the collectors do.
+                assert!(!reason.contains("not a declared command"), "{}: {reason}", fact.key);
             }
         }
         let by_key: BTreeMap<&str, &Fact> = facts.iter().map(|fact| (fact.key.as_str(), fact)).collect();
