@@ -95,7 +95,17 @@ fn parse_time(stderr: &str) -> (f64, u64) {
 
 fn timed_audit(bundle: &Path, out: &Path) -> (f64, u64) {
     let output = Command::new("/usr/bin/time")
-        .args(["-f", "%e %M", env!("CARGO_BIN_EXE_posture"), "audit", "--quiet", "--no-history", "--fail-on", "none", "--facts"])
+        .args([
+            "-f",
+            "%e %M",
+            env!("CARGO_BIN_EXE_posture"),
+            "audit",
+            "--quiet",
+            "--no-history",
+            "--fail-on",
+            "none",
+            "--facts",
+        ])
         .arg(bundle)
         .arg("--out")
         .arg(out)

@@ -38,7 +38,9 @@ pub fn run(settings: &AuditSettings) -> Result<u8, Fatal> {
         crate::pack::keys::read_signing_key(key).map_err(|e| Fatal::Setup(format!("--sign: {e}")))?;
     }
     let waivers = match &settings.waivers {
-        Some(path) => Waivers::load(path, &|scope| catalog.has_scope(scope)).map_err(|e| Fatal::Setup(e.to_string()))?,
+        Some(path) => {
+            Waivers::load(path, &|scope| catalog.has_scope(scope)).map_err(|e| Fatal::Setup(e.to_string()))?
+        }
         None => Waivers::default(),
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -204,7 +206,7 @@ pub fn run(settings: &AuditSettings) -> Result<u8, Fatal> {
         plan: &plan,
         targets: &targets,
         report: &report,
-        waivers_file: settings.waivers.as_deref(),
+        waivers_text: results.waivers.text.as_deref(),
         limits: &settings.limits,
         signing_key: settings.signing_key.as_deref(),
     };

@@ -256,8 +256,8 @@ mod tests {
         assert_eq!((unknown.line, unknown.path.as_str()), (3, "posture.toml"), "{unknown}");
         let kind = parse("posture.toml", "[[targets]]\ntype = \"gcp\"\n").expect_err("unknown type");
         assert!(kind.to_string().contains("posture.toml:"), "{kind}");
-        let region = parse("posture.toml", "\n[[targets]]\ntype = \"aws\"\nregions = [\"EU West\"]\n")
-            .expect_err("bad region");
+        let region =
+            parse("posture.toml", "\n[[targets]]\ntype = \"aws\"\nregions = [\"EU West\"]\n").expect_err("bad region");
         assert!(region.message.contains("EU West"), "{region}");
     }
 
@@ -284,7 +284,10 @@ mod tests {
             (specs[1].name.as_str(), specs[1].group.as_deref(), specs[1].user.as_deref()),
             ("web-1", Some("web"), Some("audit"))
         );
-        assert_eq!((specs[2].name.as_str(), specs[2].user.as_deref(), specs[2].port), ("web-2:2200", Some("root"), Some(2200)));
+        assert_eq!(
+            (specs[2].name.as_str(), specs[2].user.as_deref(), specs[2].port),
+            ("web-2:2200", Some("root"), Some(2200))
+        );
         let both =
             parse("posture.toml", "[[targets]]\ntype = \"ssh\"\naddress = \"a\"\nhosts = [\"b\"]\n").expect_err("both");
         assert!(both.message.contains("not both"), "{both}");

@@ -198,7 +198,15 @@ impl RunResults {
         let finding_statuses: Vec<Status> = findings
             .iter()
             .zip(&shown)
-            .map(|(finding, &(shown, waived))| if shown > 0 && waived == shown { Status::Waived } else { finding.status })
+            .map(
+                |(finding, &(shown, waived))| {
+                    if shown > 0 && waived == shown {
+                        Status::Waived
+                    } else {
+                        finding.status
+                    }
+                },
+            )
             .collect();
         let mut finding_counts = Counts::default();
         for status in &finding_statuses {

@@ -268,8 +268,9 @@ impl AuditSettings {
         }
         check_unique_names(&targets)?;
         let waivers = args.waivers.clone().or(project.waivers);
+        // exists(), not is_file(): `--waivers <(...)` gives a pipe.
         if let Some(path) = &waivers {
-            if !path.is_file() {
+            if !path.exists() || path.is_dir() {
                 return Err(SettingsError::WaiversFile(path.display().to_string()));
             }
         }

@@ -111,6 +111,8 @@ impl Waiver {
 pub struct Waivers {
     /// The file they came from, as given.
     pub path: Option<String>,
+    /// The file's text, as read (an evidence pack keeps it).
+    pub text: Option<String>,
     pub waivers: Vec<Waiver>,
 }
 
@@ -207,7 +209,7 @@ impl Waivers {
                 target_matcher,
             });
         }
-        Ok(Self { path: Some(display.to_owned()), waivers })
+        Ok(Self { path: Some(display.to_owned()), text: Some(text.to_owned()), waivers })
     }
 
     /// The waiver concerning this failing finding on `today`, as an index
@@ -215,9 +217,8 @@ impl Waivers {
     /// waived), else the first expired one (shown beside the failure it no
     /// longer excuses), in file order.
     pub fn waiver_for(&self, today: NaiveDate, finding: &FindingRef<'_>) -> Option<usize> {
-        let covering = |w: &Waiver| {
-            w.covers(finding.benchmark, finding.control, finding.check, finding.target, finding.resource)
-        };
+        let covering =
+            |w: &Waiver| w.covers(finding.benchmark, finding.control, finding.check, finding.target, finding.resource);
         self.waivers
             .iter()
             .position(|w| w.is_active(today) && covering(w))

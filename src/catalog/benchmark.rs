@@ -126,32 +126,34 @@ pub fn parse(path: &str, expected_id: &str, text: &str) -> Result<(Benchmark, Ve
             format!("id '{}' differs from the file name '{expected_id}.toml'", raw.id.get_ref()),
         ));
     }
-    let providers = match (raw.provider, raw.providers) {
-        (Some(one), None) => vec![one.into_inner()],
-        (None, Some(many)) if !many.get_ref().is_empty() => {
-            let mut providers: Vec<String> = Vec::new();
-            for provider in many.get_ref() {
-                if providers.contains(provider) {
-                    problems.push(at(many.span(), format!("provider '{provider}' is listed twice")));
-                } else {
-                    providers.push(provider.clone());
+    let providers =
+        match (raw.provider, raw.providers) {
+            (Some(one), None) => vec![one.into_inner()],
+            (None, Some(many)) if !many.get_ref().is_empty() => {
+                let mut providers: Vec<String> = Vec::new();
+                for provider in many.get_ref() {
+                    if providers.contains(provider) {
+                        problems.push(at(many.span(), format!("provider '{provider}' is listed twice")));
+                    } else {
+                        providers.push(provider.clone());
+                    }
                 }
+                providers
             }
-            providers
-        }
-        (None, Some(many)) => {
-            return Err(at(many.span(), "`providers` is empty: name the providers whose checks the benchmark maps".into()))
-        }
-        (Some(one), Some(_)) => {
-            return Err(at(one.span(), "give `provider` (one) or `providers` (several), not both".into()));
-        }
-        (None, None) => {
-            return Err(CatalogError::new(
+            (None, Some(many)) => {
+                return Err(at(
+                    many.span(),
+                    "`providers` is empty: name the providers whose checks the benchmark maps".into(),
+                ))
+            }
+            (Some(one), Some(_)) => {
+                return Err(at(one.span(), "give `provider` (one) or `providers` (several), not both".into()));
+            }
+            (None, None) => return Err(CatalogError::new(
                 path,
                 "missing `provider` (e.g. provider = \"linux\") or `providers` (e.g. providers = [\"aws\", \"linux\"])",
-            ))
-        }
-    };
+            )),
+        };
     if let Some(empty) = providers.iter().find(|p| p.trim().is_empty()) {
         return Err(CatalogError::new(path, format!("provider '{empty}' is not a provider name")));
     }

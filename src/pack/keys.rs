@@ -27,7 +27,8 @@ pub fn generate(private_path: &Path, public_path: &Path) -> Result<VerifyingKey,
     getrandom::getrandom(&mut secret).map_err(|err| PackError::Key(format!("no randomness for a key: {err}")))?;
     let key = SigningKey::from_bytes(&secret);
     let private_pem = key.to_pkcs8_pem(LineEnding::LF).map_err(|err| PackError::Key(err.to_string()))?;
-    let public_pem = key.verifying_key().to_public_key_pem(LineEnding::LF).map_err(|e| PackError::Key(e.to_string()))?;
+    let public_pem =
+        key.verifying_key().to_public_key_pem(LineEnding::LF).map_err(|e| PackError::Key(e.to_string()))?;
     write_private(private_path, private_pem.as_bytes())?;
     std::fs::write(public_path, public_pem.as_bytes()).map_err(|err| super::io_error(public_path, err))?;
     Ok(key.verifying_key())
@@ -55,7 +56,10 @@ fn write_private(path: &Path, bytes: &[u8]) -> Result<(), PackError> {
 pub fn read_signing_key(path: &Path) -> Result<SigningKey, PackError> {
     let text = std::fs::read_to_string(path).map_err(|err| super::io_error(path, err))?;
     SigningKey::from_pkcs8_pem(&text).map_err(|err| {
-        PackError::Key(format!("{}: not an ed25519 private key in PKCS#8 PEM (posture keygen writes one): {err}", path.display()))
+        PackError::Key(format!(
+            "{}: not an ed25519 private key in PKCS#8 PEM (posture keygen writes one): {err}",
+            path.display()
+        ))
     })
 }
 
@@ -63,7 +67,10 @@ pub fn read_signing_key(path: &Path) -> Result<SigningKey, PackError> {
 pub fn read_verifying_key(path: &Path) -> Result<VerifyingKey, PackError> {
     let text = std::fs::read_to_string(path).map_err(|err| super::io_error(path, err))?;
     VerifyingKey::from_public_key_pem(&text).map_err(|err| {
-        PackError::Key(format!("{}: not an ed25519 public key in PEM (posture keygen writes one): {err}", path.display()))
+        PackError::Key(format!(
+            "{}: not an ed25519 public key in PEM (posture keygen writes one): {err}",
+            path.display()
+        ))
     })
 }
 

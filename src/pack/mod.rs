@@ -92,7 +92,8 @@ pub struct PackInput<'a> {
     pub plan: &'a Plan<'a>,
     pub targets: &'a [TargetFacts],
     pub report: &'a Report,
-    pub waivers_file: Option<&'a Path>,
+    /// The waivers file's text, when waivers were used.
+    pub waivers_text: Option<&'a str>,
     pub limits: &'a Limits,
     /// The signing key file (`--sign`).
     pub signing_key: Option<&'a Path>,
@@ -112,9 +113,8 @@ pub fn write(dir: &Path, input: &PackInput<'_>) -> Result<Manifest, PackError> {
         let path = dir.join(CONTENT_DIR).join(safe_relative(&source.relative)?);
         write_file(&path, source.text.as_bytes())?;
     }
-    if let Some(waivers) = input.waivers_file {
-        let text = std::fs::read(waivers).map_err(|err| io_error(waivers, err))?;
-        write_file(&dir.join(WAIVERS), &text)?;
+    if let Some(text) = input.waivers_text {
+        write_file(&dir.join(WAIVERS), text.as_bytes())?;
     }
 
     let mut manifest = Manifest {

@@ -54,8 +54,10 @@ fn verify_folder(dir: &Path, pinned: Option<&ed25519_dalek::VerifyingKey>) -> Re
         path: MANIFEST.to_owned(),
         message: format!("cannot be read ({err}): not an evidence pack, or its manifest was removed"),
     })?;
-    let manifest: Manifest = serde_json::from_slice(&manifest_bytes)
-        .map_err(|err| PackError::Format { path: MANIFEST.to_owned(), message: format!("not a pack manifest: {err}") })?;
+    let manifest: Manifest = serde_json::from_slice(&manifest_bytes).map_err(|err| PackError::Format {
+        path: MANIFEST.to_owned(),
+        message: format!("not a pack manifest: {err}"),
+    })?;
     let mut verification = Verification::default();
     check_files(dir, &manifest, &mut verification)?;
     check_signature(dir, &manifest, &manifest_bytes, pinned, &mut verification);
@@ -70,10 +72,12 @@ fn check_files(dir: &Path, manifest: &Manifest, verification: &mut Verification)
     let before = verification.problems.len();
     for (path, expected) in &manifest.files {
         match actual.get(path) {
-            None => verification.problems.push(format!("removed: {path} (listed in the manifest, missing from the pack)")),
-            Some(found) if found != expected => verification
-                .problems
-                .push(format!("modified: {path} (sha256 {found}, the manifest says {expected})")),
+            None => {
+                verification.problems.push(format!("removed: {path} (listed in the manifest, missing from the pack)"))
+            }
+            Some(found) if found != expected => {
+                verification.problems.push(format!("modified: {path} (sha256 {found}, the manifest says {expected})"))
+            }
             Some(_) => {}
         }
     }
@@ -133,8 +137,7 @@ fn rederive(dir: &Path, manifest: &Manifest, verification: &mut Verification) {
     match rederived_report(dir, manifest) {
         Err(problem) => verification.problems.push(format!("re-derivation: {problem}")),
         Ok((recorded, derived)) => {
-            if derived.run.content_hash != manifest.content_hash || recorded.run.content_hash != manifest.content_hash
-            {
+            if derived.run.content_hash != manifest.content_hash || recorded.run.content_hash != manifest.content_hash {
                 verification.problems.push(format!(
                     "content: the pack's content hashes to {}, the manifest says {} and the report {}",
                     derived.run.content_hash, manifest.content_hash, recorded.run.content_hash
@@ -223,7 +226,13 @@ fn verdicts(control: &ControlReport) -> BTreeSet<Verdict> {
 }
 
 fn controls(report: &Report) -> BTreeMap<String, &ControlReport> {
-    report.benchmarks.iter().flat_map(|b| &b.sections).flat_map(|s| &s.controls).map(|c| (c.full_id.clone(), c)).collect()
+    report
+        .benchmarks
+        .iter()
+        .flat_map(|b| &b.sections)
+        .flat_map(|s| &s.controls)
+        .map(|c| (c.full_id.clone(), c))
+        .collect()
 }
 
 fn compare(recorded: &Report, derived: &Report, problems: &mut Vec<String>) {

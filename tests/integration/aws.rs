@@ -922,6 +922,16 @@ async fn seed(endpoint: &str) -> Seeded {
     seeded
 }
 
+/// The environment of a run against the emulator with its test credentials.
+fn emulator_env(endpoint: &str) -> [(&'static str, &str); 4] {
+    [
+        ("AWS_ENDPOINT_URL", endpoint),
+        ("AWS_ACCESS_KEY_ID", "testing"),
+        ("AWS_SECRET_ACCESS_KEY", "testing"),
+        ("AWS_REGION", "us-east-1"),
+    ]
+}
+
 /// The real binary with nothing of the caller's environment: no profile, no
 /// config files (HOME is `home`), no instance metadata; `env` is added.
 fn posture_aws(dir: &Path, home: &Path, env: &[(&str, &str)], args: &[&str]) -> Output {
@@ -938,18 +948,6 @@ fn posture_aws(dir: &Path, home: &Path, env: &[(&str, &str)], args: &[&str]) -> 
         command.env(key, value);
     }
     command.output().expect("the posture binary runs")
-}
-
-/// The control object of a report, by id.
-fn control<'a>(report: &'a Value, id: &str) -> &'a Value {
-    report["benchmarks"]
-        .as_array()
-        .expect("benchmarks")
-        .iter()
-        .flat_map(|b| b["sections"].as_array().expect("sections"))
-        .flat_map(|s| s["controls"].as_array().expect("controls"))
-        .find(|c| c["id"] == id)
-        .unwrap_or_else(|| panic!("control {id} not in the report"))
 }
 
 /// One line per finding, for failure messages.
@@ -980,7 +978,7 @@ enum Expect {
 }
 
 fn check_control(report: &Value, id: &str, expect: &Expect) -> Result<(), String> {
-    let c = control(report, id);
+    let c = support::control(report, id);
     let status = c["status"].as_str().unwrap_or_default();
     let findings: Vec<&Value> = c["findings"].as_array().map(|f| f.iter().collect()).unwrap_or_default();
     let resources_with = |wanted: &[&str]| -> Vec<String> {
@@ -1142,12 +1140,7 @@ fn audit_of_a_seeded_account_in_the_emulator() {
 
     let dir = tempfile::tempdir().expect("tmp");
     let home = tempfile::tempdir().expect("home");
-    let credentials = [
-        ("AWS_ENDPOINT_URL", endpoint.as_str()),
-        ("AWS_ACCESS_KEY_ID", "testing"),
-        ("AWS_SECRET_ACCESS_KEY", "testing"),
-        ("AWS_REGION", "us-east-1"),
-    ];
+    let credentials = emulator_env(&endpoint);
     let regions = REGIONS.join(",");
     let out = posture_aws(
         dir.path(),
@@ -1174,9 +1167,9 @@ fn audit_of_a_seeded_account_in_the_emulator() {
     let expected = expectations(&seeded);
     let mut problems = Vec::new();
     for id in MANUAL {
-        let status = control(&report, id)["status"].as_str().unwrap_or_default().to_owned();
+        let status = support::control(&report, id)["status"].as_str().unwrap_or_default().to_owned();
         if status != "manual" {
-            problems.push(format!("expected manual: {}", describe(control(&report, id))));
+            problems.push(format!("expected manual: {}", describe(support::control(&report, id))));
         }
     }
     for (id, expect) in &expected {
@@ -1200,7 +1193,8 @@ fn audit_of_a_seeded_account_in_the_emulator() {
     }
     for (id, text) in explanations(&seeded) {
         if !support::control_messages(&report, id).contains(text.as_str()) {
-            problems.push(format!("expected the findings to say '{text}': {}", describe(control(&report, id))));
+            problems
+                .push(format!("expected the findings to say '{text}': {}", describe(support::control(&report, id))));
         }
     }
     assert!(problems.is_empty(), "{} control(s) off:\n{}", problems.len(), problems.join("\n"));
@@ -1308,7 +1302,7 @@ fn denied_calls_are_named_in_the_report(endpoint: &str, regions: &str) {
     for (id, operation) in
         [("5.2", "DescribeSecurityGroups"), ("5.4", "DescribeSecurityGroups"), ("2.1.1", "GetBucketPolicy")]
     {
-        let control = control(&report, id);
+        let control = support::control(&report, id);
         assert_eq!(control["status"], "error", "{}", describe(control));
         let messages = support::control_messages(&report, id);
         assert!(
@@ -1321,7 +1315,7 @@ fn denied_calls_are_named_in_the_report(endpoint: &str, regions: &str) {
         assert!(
             support::control_messages(&report, "5.2").contains(region),
             "every region's denial is reported: {}",
-            describe(control(&report, "5.2"))
+            describe(support::control(&report, "5.2"))
         );
     }
     // No credential of the auditing identity enters its evidence pack.
@@ -1332,8 +1326,11 @@ fn denied_calls_are_named_in_the_report(endpoint: &str, regions: &str) {
     }
     // What the identity may read is still judged.
     for id in ["1.8", "1.9", "2.1.4", "3.1", "5.1"] {
-        let status = control(&report, id)["status"].as_str().unwrap_or_default().to_owned();
-        assert!(status == "pass" || status == "fail", "control {id} is judged: {}", describe(control(&report, id)));
+        let status = support::control(&report, id)["status"].as_str().unwrap_or_default().to_owned();
+        assert!(
+            status == "pass" || status == "fail",
+            "control {id} is judged: {}",
+            describe(support::control(&report, id))
+        );
     }
 }
-

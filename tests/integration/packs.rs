@@ -34,8 +34,18 @@ fn signed_sample_pack(dir: &Path) {
     posture_ok(
         dir,
         &[
-            "audit", "--facts", bundle, "--out", "pack", "--sign", "key.pem", "--pack", "pack.tar.gz", "--waivers",
-            "waivers.toml", "--no-history",
+            "audit",
+            "--facts",
+            bundle,
+            "--out",
+            "pack",
+            "--sign",
+            "key.pem",
+            "--pack",
+            "pack.tar.gz",
+            "--waivers",
+            "waivers.toml",
+            "--no-history",
         ],
     );
 }
@@ -172,7 +182,10 @@ fn verify_names_every_kind_of_tampering() {
     std::fs::write(copy.join("manifest.json"), serde_json::to_string_pretty(&manifest).expect("json")).expect("write");
     let (code, out) = verify(work.path(), &[copy.to_str().expect("utf-8")]);
     assert_eq!(code, 1, "{out}");
-    assert!(out.contains(&format!("FAILED: control {id}: the report says pass, the recorded facts give fail")), "{out}");
+    assert!(
+        out.contains(&format!("FAILED: control {id}: the report says pass, the recorded facts give fail")),
+        "{out}"
+    );
     assert!(out.contains("files match the manifest"), "the hashes themselves match: {out}");
     let (code, out) = verify(work.path(), &[copy.to_str().expect("utf-8"), "--public-key", "key.pem.pub"]);
     assert_eq!(code, 1);

@@ -6,18 +6,6 @@
 
 use crate::support::{self, posture, scratch, stderr, stdout};
 
-/// A control of a report.json, by id.
-fn control<'a>(report: &'a serde_json::Value, id: &str) -> &'a serde_json::Value {
-    report["benchmarks"]
-        .as_array()
-        .expect("benchmarks")
-        .iter()
-        .flat_map(|b| b["sections"].as_array().expect("sections"))
-        .flat_map(|s| s["controls"].as_array().expect("controls"))
-        .find(|c| c["id"] == id)
-        .unwrap_or_else(|| panic!("control {id} not in the report"))
-}
-
 fn findings(control: &serde_json::Value) -> Vec<serde_json::Value> {
     control["findings"].as_array().cloned().unwrap_or_default()
 }
@@ -56,18 +44,18 @@ fn pci_on_a_host_bundle_judges_the_host_and_not_the_missing_account() {
 
     // Host requirements are judged on the host.
     for (id, status) in [("1.4.3", "fail"), ("2.2.4", "fail"), ("8.3.4", "fail"), ("2.2.7", "fail")] {
-        let c = control(&report, id);
+        let c = support::control(&report, id);
         assert_eq!(c["status"], status, "{id}: {c}");
         assert!(c["targets"][HOST].is_string(), "{id} is judged on {HOST}: {}", c["targets"]);
     }
-    let pwquality = findings(control(&report, "8.3.6"));
+    let pwquality = findings(support::control(&report, "8.3.6"));
     assert!(
         pwquality.iter().any(|f| f["check"] == "linux_pwquality_minlen_12" && f["status"] == "fail"),
         "PCI's 12 characters are judged on the host: {pwquality:?}"
     );
     // AWS-only requirements: error, each finding saying that no AWS target was audited.
     for id in ["1.2.5", "3.5.1", "4.2.1", "6.3.3", "10.4.1.1", "A1.1.2"] {
-        let c = control(&report, id);
+        let c = support::control(&report, id);
         assert_eq!(c["status"], "error", "{id}: {c}");
         let fs = findings(c);
         assert!(!fs.is_empty(), "{id} has findings saying why");
@@ -85,9 +73,9 @@ fn pci_on_a_host_bundle_judges_the_host_and_not_the_missing_account() {
         let untargeted = findings(c).iter().any(|f| f["target"] == "(no aws target)");
         assert!(!(untargeted && c["status"] == "pass"), "{} passes with AWS checks not judged: {c}", c["id"]);
     }
-    assert_eq!(control(&report, "8.3.6")["targets"]["(no aws target)"], "error");
+    assert_eq!(support::control(&report, "8.3.6")["targets"]["(no aws target)"], "error");
     // Manual requirements keep their guidance.
-    let manual = control(&report, "12.10.1");
+    let manual = support::control(&report, "12.10.1");
     assert_eq!(manual["status"], "manual");
     assert!(manual["guidance"].as_str().is_some_and(|g| !g.is_empty()));
     let junit = std::fs::read_to_string(dir.path().join("r/junit.xml")).expect("junit");
@@ -156,12 +144,12 @@ fn one_pci_report_covers_an_account_and_a_host() {
         }
     }
     // 8.3.6 on both: the account's policy passes, the host's pwquality fails.
-    let c = control(&report, "8.3.6");
+    let c = support::control(&report, "8.3.6");
     assert_eq!(c["targets"]["123456789012"], "pass", "{}", c["targets"]);
     assert_eq!(c["targets"][HOST], "fail", "{}", c["targets"]);
     assert_eq!(c["status"], "fail");
     // 4.2.1 judges the recorded listener's TLS 1.0/1.1 policy.
-    let tls: Vec<serde_json::Value> = findings(control(&report, "4.2.1"))
+    let tls: Vec<serde_json::Value> = findings(support::control(&report, "4.2.1"))
         .into_iter()
         .filter(|f| f["check"] == "aws_elbv2_listener_tls_policy_current")
         .collect();
@@ -169,7 +157,7 @@ fn one_pci_report_covers_an_account_and_a_host() {
     assert_eq!(tls[0]["status"], "fail");
     assert!(tls[0]["message"].as_str().is_some_and(|m| m.contains("TLSv1, TLSv1.1")), "{tls:?}");
     // An AWS fact the bundle lacks is an error, not a pass.
-    assert_eq!(control(&report, "3.5.1")["status"], "error");
+    assert_eq!(support::control(&report, "3.5.1")["status"], "error");
 }
 
 const TWO_PROVIDERS: &str = r#"id = "both"
@@ -231,14 +219,14 @@ fn a_benchmark_of_two_providers_evaluates_each_check_on_its_own_targets() {
     );
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     let report = support::read_json(&dir.path().join("posture-report/report.json"));
-    assert_eq!(control(&report, "1.1")["status"], "pass");
-    assert_eq!(control(&report, "1.1")["targets"]["box"], "pass");
+    assert_eq!(support::control(&report, "1.1")["status"], "pass");
+    assert_eq!(support::control(&report, "1.1")["targets"]["box"], "pass");
     for id in ["1.2", "1.3"] {
-        let c = control(&report, id);
+        let c = support::control(&report, id);
         assert_eq!(c["status"], "error", "{id}: {c}");
         assert_eq!(c["targets"]["(no aws target)"], "error", "{id}: {c}");
     }
-    assert_eq!(control(&report, "1.3")["targets"]["box"], "pass", "the host half is still judged");
+    assert_eq!(support::control(&report, "1.3")["targets"]["box"], "pass", "the host half is still judged");
     assert_eq!(report["summary"]["controls"]["error"], 2);
 }
 

@@ -57,38 +57,32 @@ pub fn read_json(path: &Path) -> serde_json::Value {
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
+/// A control of a report.json, by control id.
+pub fn control<'a>(report: &'a serde_json::Value, id: &str) -> &'a serde_json::Value {
+    report["benchmarks"]
+        .as_array()
+        .expect("benchmarks")
+        .iter()
+        .flat_map(|b| b["sections"].as_array().expect("sections"))
+        .flat_map(|s| s["controls"].as_array().expect("controls"))
+        .find(|c| c["id"] == id)
+        .unwrap_or_else(|| panic!("control {id} not in the report"))
+}
+
 /// Status of a control in a report.json, by control id.
-pub fn control_status(report: &serde_json::Value, control: &str) -> String {
-    for benchmark in report["benchmarks"].as_array().expect("benchmarks") {
-        for section in benchmark["sections"].as_array().expect("sections") {
-            for c in section["controls"].as_array().expect("controls") {
-                if c["id"] == control {
-                    return c["status"].as_str().expect("status").to_owned();
-                }
-            }
-        }
-    }
-    panic!("control {control} not in report")
+pub fn control_status(report: &serde_json::Value, id: &str) -> String {
+    control(report, id)["status"].as_str().expect("status").to_owned()
 }
 
 /// Messages of a control's findings, joined.
-pub fn control_messages(report: &serde_json::Value, control: &str) -> String {
-    for benchmark in report["benchmarks"].as_array().expect("benchmarks") {
-        for section in benchmark["sections"].as_array().expect("sections") {
-            for c in section["controls"].as_array().expect("controls") {
-                if c["id"] == control {
-                    return c["findings"]
-                        .as_array()
-                        .expect("findings")
-                        .iter()
-                        .map(|f| f["message"].as_str().unwrap_or_default().to_owned())
-                        .collect::<Vec<_>>()
-                        .join("\n");
-                }
-            }
-        }
-    }
-    panic!("control {control} not in report")
+pub fn control_messages(report: &serde_json::Value, id: &str) -> String {
+    control(report, id)["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .map(|f| f["message"].as_str().unwrap_or_default().to_owned())
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// Every file below `dir`, recursively.

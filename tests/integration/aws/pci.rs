@@ -27,7 +27,7 @@ use aws_sdk_elasticloadbalancingv2::types::{
 use serde_json::Value;
 
 use super::{
-    bucket, control, describe, posture_aws, Clients, Seeded, ACCESS_LOG_BUCKET, ACCOUNT, OPEN_BUCKET, TRAIL_BUCKET,
+    bucket, describe, emulator_env, posture_aws, Clients, Seeded, ACCESS_LOG_BUCKET, ACCOUNT, OPEN_BUCKET, TRAIL_BUCKET,
 };
 use crate::support;
 
@@ -202,7 +202,7 @@ fn log_group_arn(region: &str, name: &str) -> String {
 
 /// Resource -> status of one check's findings in one control.
 fn check_findings(report: &Value, control_id: &str, check: &str) -> BTreeMap<String, String> {
-    control(report, control_id)["findings"]
+    support::control(report, control_id)["findings"]
         .as_array()
         .into_iter()
         .flatten()
@@ -297,12 +297,7 @@ const HOST_ONLY: [&str; 5] = ["1.4.3", "2.2.4", "2.2.7", "8.3.4", "10.6.1"];
 pub(super) fn audit_of_the_seeded_account(endpoint: &str, regions: &str, s: &Seeded) {
     let dir = tempfile::tempdir().expect("tmp");
     let home = tempfile::tempdir().expect("home");
-    let credentials = [
-        ("AWS_ENDPOINT_URL", endpoint),
-        ("AWS_ACCESS_KEY_ID", "testing"),
-        ("AWS_SECRET_ACCESS_KEY", "testing"),
-        ("AWS_REGION", "us-east-1"),
-    ];
+    let credentials = emulator_env(endpoint);
     let out = posture_aws(
         dir.path(),
         home.path(),
@@ -341,7 +336,7 @@ pub(super) fn audit_of_the_seeded_account(endpoint: &str, regions: &str, s: &See
                 problems.push(format!(
                     "{control_id} / {check}: expected {status} for {resource}, got {:?}\n{}",
                     got.get(&resource),
-                    describe(control(&report, control_id))
+                    describe(support::control(&report, control_id))
                 ));
             }
         }
@@ -349,26 +344,26 @@ pub(super) fn audit_of_the_seeded_account(endpoint: &str, regions: &str, s: &See
     let messages = support::control_messages(&report, "4.2.1");
     for text in [OLD_POLICY, "TLSv1.1", "serves plain HTTP"] {
         if !messages.contains(text) {
-            problems.push(format!("4.2.1 must say '{text}': {}", describe(control(&report, "4.2.1"))));
+            problems.push(format!("4.2.1 must say '{text}': {}", describe(support::control(&report, "4.2.1"))));
         }
     }
     if !support::control_messages(&report, "1.4.4").contains("ListAnalyzers") {
         problems.push(format!(
             "1.4.4's Access Analyzer error names ListAnalyzers: {}",
-            describe(control(&report, "1.4.4"))
+            describe(support::control(&report, "1.4.4"))
         ));
     }
     for (id, status) in
         [("4.2.1", "fail"), ("3.5.1", "fail"), ("10.5.1", "fail"), ("8.3.6", "fail"), ("10.2.1", "fail")]
     {
-        if control(&report, id)["status"] != status {
-            problems.push(format!("expected {status}: {}", describe(control(&report, id))));
+        if support::control(&report, id)["status"] != status {
+            problems.push(format!("expected {status}: {}", describe(support::control(&report, id))));
         }
     }
     // Host-only controls are not judged, and say why; host checks beside
     // AWS checks never let a control pass.
     for id in HOST_ONLY {
-        let c = control(&report, id);
+        let c = support::control(&report, id);
         let findings = c["findings"].as_array().cloned().unwrap_or_default();
         let clear = !findings.is_empty()
             && findings.iter().all(|f| {
@@ -380,13 +375,15 @@ pub(super) fn audit_of_the_seeded_account(endpoint: &str, regions: &str, s: &See
             problems.push(format!("expected error for want of a linux target: {}", describe(c)));
         }
     }
-    let mixed = control(&report, "10.5.1");
+    let mixed = support::control(&report, "10.5.1");
     if mixed["targets"]["(no linux target)"] != "error" || mixed["targets"][ACCOUNT] != "fail" {
         problems.push(format!("10.5.1 is judged on the account and not judged for hosts: {}", mixed["targets"]));
     }
     for id in ["12.1.1", "3.3.1", "11.3.2"] {
-        if control(&report, id)["status"] != "manual" || control(&report, id)["guidance"].as_str().is_none() {
-            problems.push(format!("expected manual with guidance: {}", describe(control(&report, id))));
+        if support::control(&report, id)["status"] != "manual"
+            || support::control(&report, id)["guidance"].as_str().is_none()
+        {
+            problems.push(format!("expected manual with guidance: {}", describe(support::control(&report, id))));
         }
     }
     let passing: Vec<&str> = benchmark["sections"]
@@ -411,12 +408,7 @@ pub(super) fn audit_of_the_seeded_account(endpoint: &str, regions: &str, s: &See
 fn the_account_and_this_machine_in_one_report(endpoint: &str, regions: &str, s: &Seeded) {
     let dir = tempfile::tempdir().expect("tmp");
     let home = tempfile::tempdir().expect("home");
-    let credentials = [
-        ("AWS_ENDPOINT_URL", endpoint),
-        ("AWS_ACCESS_KEY_ID", "testing"),
-        ("AWS_SECRET_ACCESS_KEY", "testing"),
-        ("AWS_REGION", "us-east-1"),
-    ];
+    let credentials = emulator_env(endpoint);
     let out = posture_aws(
         dir.path(),
         home.path(),
@@ -459,7 +451,7 @@ fn the_account_and_this_machine_in_one_report(endpoint: &str, regions: &str, s: 
     assert!(untargeted.is_empty(), "every check has a target: {untargeted:?}");
     // A control with checks of both providers is judged on both targets.
     for id in ["8.3.6", "10.5.1", "2.2.2"] {
-        let c = control(&report, id);
+        let c = support::control(&report, id);
         assert!(
             c["targets"][ACCOUNT].is_string() && c["targets"][host.as_str()].is_string(),
             "{id} covers the account and {host}: {}",
@@ -468,7 +460,7 @@ fn the_account_and_this_machine_in_one_report(endpoint: &str, regions: &str, s: 
     }
     // Host-only controls now have the host's verdicts; AWS ones the account's.
     for id in HOST_ONLY {
-        let c = control(&report, id);
+        let c = support::control(&report, id);
         assert!(c["targets"][host.as_str()].is_string(), "{id} is judged on {host}: {}", describe(c));
         assert!(c["targets"].get(ACCOUNT).is_none(), "{id} has no AWS check: {}", describe(c));
     }
