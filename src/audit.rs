@@ -143,8 +143,8 @@ pub fn run(settings: &AuditSettings) -> Result<u8, Fatal> {
         }
     }
     if let Some(path) = &settings.save_facts {
-        let json = Bundle::new(&targets).to_json().map_err(|e| Fatal::Setup(e.to_string()))?;
-        report::write_atomic(path, &json).map_err(|e| Fatal::Output(e.to_string()))?;
+        crate::facts::bundle::write(path, &targets, &|_| true)
+            .map_err(|e| Fatal::Output(format!("--save-facts {}: {e}", path.display())))?;
         progress.log(&format!("wrote fact bundle {}", path.display()));
     }
 

@@ -44,22 +44,51 @@ pub enum BundleError {
     DuplicateTarget { path: String, target: String },
 }
 
-impl Bundle {
-    pub fn new(targets: &[TargetFacts]) -> Self {
-        Self {
-            bundle_version: BUNDLE_VERSION,
-            recorded_by: format!("posture {}", env!("CARGO_PKG_VERSION")),
-            recorded_at: Utc::now(),
-            targets: targets
-                .iter()
-                .map(|t| BundleTarget {
-                    name: t.name.clone(),
-                    provider: t.provider.clone(),
-                    facts: t.facts.iter().cloned().collect(),
-                })
-                .collect(),
-        }
+/// A bundle of borrowed facts, serialized exactly as [`Bundle`]: writing a
+/// bundle never copies the facts (a large host's are tens of MiB).
+#[derive(Serialize)]
+struct BundleView<'a> {
+    bundle_version: u32,
+    recorded_by: String,
+    recorded_at: DateTime<Utc>,
+    targets: Vec<BundleTargetView<'a>>,
+}
+
+#[derive(Serialize)]
+struct BundleTargetView<'a> {
+    name: &'a str,
+    provider: &'a str,
+    facts: Vec<&'a Fact>,
+}
+
+/// Writes the targets' facts for which `keep` holds as a bundle to `path`
+/// (pretty JSON, through a temporary file renamed into place).
+pub fn write(path: &Path, targets: &[TargetFacts], keep: &dyn Fn(&Fact) -> bool) -> std::io::Result<()> {
+    let view = BundleView {
+        bundle_version: BUNDLE_VERSION,
+        recorded_by: format!("posture {}", env!("CARGO_PKG_VERSION")),
+        recorded_at: Utc::now(),
+        targets: targets
+            .iter()
+            .map(|t| BundleTargetView {
+                name: &t.name,
+                provider: &t.provider,
+                facts: t.facts.iter().filter(|fact| keep(fact)).collect(),
+            })
+            .collect(),
+    };
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)?;
     }
+    let temporary = path.with_extension("partial");
+    let mut writer = std::io::BufWriter::new(std::fs::File::create(&temporary)?);
+    serde_json::to_writer_pretty(&mut writer, &view)?;
+    std::io::Write::write_all(&mut writer, b"\n")?;
+    writer.into_inner().map_err(|err| err.into_error())?.sync_all()?;
+    std::fs::rename(&temporary, path)
+}
+
+impl Bundle {
 
     pub fn read(path: &Path) -> Result<Self, BundleError> {
         let display = path.display().to_string();
@@ -106,9 +135,5 @@ impl Bundle {
                 facts: t.facts.into_iter().collect::<FactStore>(),
             })
             .collect()
-    }
-
-    pub fn to_json(&self) -> Result<String, serde_json::Error> {
-        Ok(serde_json::to_string_pretty(self)? + "\n")
     }
 }

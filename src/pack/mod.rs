@@ -22,7 +22,6 @@ use serde::{Deserialize, Serialize};
 use crate::catalog::plan::Plan;
 use crate::catalog::Catalog;
 use crate::evaluate::TargetFacts;
-use crate::facts::bundle::Bundle;
 use crate::facts::FactValue;
 use crate::report::model::Report;
 use crate::script::Limits;
@@ -105,9 +104,9 @@ pub struct PackInput<'a> {
 pub fn write(dir: &Path, input: &PackInput<'_>) -> Result<Manifest, PackError> {
     let signing_key = input.signing_key.map(keys::read_signing_key).transpose()?;
 
-    let facts = Bundle::new(&planned_facts(input.plan, input.targets));
-    let facts_json = facts.to_json().map_err(|err| io_error(&dir.join(FACTS), err))?;
-    write_file(&dir.join(FACTS), facts_json.as_bytes())?;
+    let facts_path = dir.join(FACTS);
+    crate::facts::bundle::write(&facts_path, input.targets, &|fact| input.plan.uses_fact(&fact.key))
+        .map_err(|err| io_error(&facts_path, err))?;
     for display in &input.plan.content_files {
         let Some(source) = input.catalog.sources.get(display) else { continue };
         let path = dir.join(CONTENT_DIR).join(safe_relative(&source.relative)?);
@@ -139,18 +138,6 @@ pub fn write(dir: &Path, input: &PackInput<'_>) -> Result<Manifest, PackError> {
         write_file(&dir.join(SIGNATURE), &keys::sign(key, text.as_bytes()))?;
     }
     Ok(manifest)
-}
-
-/// The facts the plan asked for (a bundle used as input may hold more).
-fn planned_facts(plan: &Plan<'_>, targets: &[TargetFacts]) -> Vec<TargetFacts> {
-    targets
-        .iter()
-        .map(|target| TargetFacts {
-            name: target.name.clone(),
-            provider: target.provider.clone(),
-            facts: target.facts.iter().filter(|fact| plan.uses_fact(&fact.key)).cloned().collect(),
-        })
-        .collect()
 }
 
 fn pack_target(target: &TargetFacts) -> PackTarget {

@@ -222,18 +222,6 @@ fn the_builtin_content_has_no_problems() {
 }
 
 #[test]
-#[ignore = "debugging aid: leaves the scratch content in /tmp/posture-bad-content"]
-fn write_bad_content_for_inspection() {
-    let dir = content();
-    std::fs::write(dir.path().join("facts.json"), BUNDLE).expect("bundle");
-    let _ = std::fs::remove_dir_all("/tmp/posture-bad-content");
-    std::process::Command::new("cp")
-        .args(["-r", dir.path().to_str().expect("p"), "/tmp/posture-bad-content"])
-        .status()
-        .expect("cp");
-}
-
-#[test]
 fn a_content_dir_check_overrides_the_builtin_one_with_the_same_id() {
     let check = "//! id = \"linux_sshd_root_login_disabled\"\n//! title = \"site rule\"\n//! severity = \"critical\"\n//! resource_type = \"sshd_config\"\n//! facts = [\"host.sshd\"]\n//! rationale = \"r\"\n//! remediation = \"m\"\n\nfn check(facts) {\n    [pass(\"sshd PermitRootLogin\", \"judged by the site's own rule\")]\n}\n";
     let dir = scratch(&[("checks/linux/site/linux_sshd_root_login_disabled.rhai", check)]);
