@@ -193,11 +193,18 @@ pub fn run(settings: &AuditSettings) -> Result<u8, Fatal> {
     let mut report = report::build(&catalog, &plan, &results, &targets, info);
     report::attach_connections(&mut report, &connections);
     phase.done("roll up and build the report");
-    // The changes since the previous run go into the reports; the run is
-    // recorded once they are written. A history problem is printed and
-    // makes the exit code 2, never stops the audit.
+    // The changes since the previous run go into the reports, and the run is
+    // recorded before they are written, so that a history problem (printed,
+    // exit code 2, never a stopped audit) is in the reports' exit code too.
     let mut history = AuditHistory::before_reports(settings.history.as_ref(), &mut report);
     phase.done("read the history");
+    if let Some(line) = history.record(&report) {
+        progress.log(&line);
+    }
+    if history.failed {
+        report.run.exit_code = 2;
+    }
+    phase.done("record the run in the history");
     crate::pack::clear_previous(&settings.out).map_err(|e| Fatal::Output(format!("evidence pack: {e}")))?;
     write_reports(settings, &tera, &report, &progress)?;
     phase.done("render and write reports");
@@ -221,13 +228,6 @@ pub fn run(settings: &AuditSettings) -> Result<u8, Fatal> {
         progress.log(&format!("wrote {}", archive.display()));
     }
     phase.done("write the evidence pack");
-    if let Some(line) = history.record(&report) {
-        progress.log(&line);
-    }
-    if history.failed {
-        report.run.exit_code = 2;
-    }
-    phase.done("record the run in the history");
     progress.log(&summary_line(&report));
     Ok(report.run.exit_code)
 }

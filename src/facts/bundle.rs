@@ -89,7 +89,6 @@ pub fn write(path: &Path, targets: &[TargetFacts], keep: &dyn Fn(&Fact) -> bool)
 }
 
 impl Bundle {
-
     pub fn read(path: &Path) -> Result<Self, BundleError> {
         let display = path.display().to_string();
         let text =

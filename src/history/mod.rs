@@ -185,7 +185,7 @@ impl AuditHistory {
         }
     }
 
-    /// After the reports: appends the run. Returns a line to log, or prints
+    /// Before the reports are written: appends the run. Returns a line to log, or prints
     /// the problem and marks the history failed.
     pub fn record(&mut self, report: &Report) -> Option<String> {
         let store = self.store.as_mut()?;
