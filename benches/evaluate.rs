@@ -94,24 +94,8 @@ fn parse_time(stderr: &str) -> (f64, u64) {
 }
 
 fn timed_audit(bundle: &Path, out: &Path) -> (f64, u64) {
-    let output = Command::new("/usr/bin/time")
-        .args([
-            "-f",
-            "%e %M",
-            env!("CARGO_BIN_EXE_posture"),
-            "audit",
-            "--quiet",
-            "--no-history",
-            "--fail-on",
-            "none",
-            "--facts",
-        ])
-        .arg(bundle)
-        .arg("--out")
-        .arg(out)
-        .output()
-        .expect("/usr/bin/time is installed (apt-get install time)");
-    parse_time(&String::from_utf8_lossy(&output.stderr))
+    let args = ["audit", "--quiet", "--no-history", "--fail-on", "none", "--facts"].map(OsStr::new);
+    timed(&[&args[..], &[bundle.as_os_str(), OsStr::new("--out"), out.as_os_str()]].concat())
 }
 
 /// The sample host, inflated: every list that grows with a host's size gets

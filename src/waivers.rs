@@ -109,8 +109,6 @@ impl Waiver {
 /// The waivers of one file (or none).
 #[derive(Debug, Clone, Default)]
 pub struct Waivers {
-    /// The file they came from, as given.
-    pub path: Option<String>,
     /// The file's text, as read (an evidence pack keeps it).
     pub text: Option<String>,
     pub waivers: Vec<Waiver>,
@@ -209,7 +207,7 @@ impl Waivers {
                 target_matcher,
             });
         }
-        Ok(Self { path: Some(display.to_owned()), text: Some(text.to_owned()), waivers })
+        Ok(Self { text: Some(text.to_owned()), waivers })
     }
 
     /// The waiver concerning this failing finding on `today`, as an index
@@ -253,16 +251,6 @@ pub enum WaiverState {
     Expired,
     /// In force but no failing finding of this run matches it.
     Unmatched,
-}
-
-impl WaiverState {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            WaiverState::Active => "active",
-            WaiverState::Expired => "expired",
-            WaiverState::Unmatched => "unmatched",
-        }
-    }
 }
 
 #[cfg(test)]

@@ -42,14 +42,10 @@ expires = 2999-12-31
 "#;
 
 fn finding<'a>(report: &'a serde_json::Value, control: &str, resource: &str) -> &'a serde_json::Value {
-    report["benchmarks"]
+    support::control(report, control)["findings"]
         .as_array()
-        .expect("benchmarks")
+        .expect("findings")
         .iter()
-        .flat_map(|b| b["sections"].as_array().expect("sections"))
-        .flat_map(|s| s["controls"].as_array().expect("controls"))
-        .filter(|c| c["id"] == control)
-        .flat_map(|c| c["findings"].as_array().expect("findings"))
         .find(|f| f["resource"] == resource)
         .unwrap_or_else(|| panic!("no finding for {resource} under {control}"))
 }

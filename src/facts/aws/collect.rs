@@ -577,6 +577,24 @@ pub(super) fn error_chain(err: &(dyn StdError + 'static)) -> String {
     parts.join(": ")
 }
 
+/// The per-resource calls of one resource that failed (operation -> reason),
+/// reported as the resource's `unavailable` field; a failed call's own field
+/// is `null`, so a check tells "not read" from "empty".
+#[derive(Debug, Default)]
+pub(super) struct Unread(serde_json::Map<String, Value>);
+
+impl Unread {
+    /// Records why `operation` failed; gives the `null` for its field.
+    pub(super) fn note(&mut self, operation: &str, reason: String) -> Value {
+        self.0.insert(operation.to_owned(), Value::String(reason));
+        Value::Null
+    }
+
+    pub(super) fn into_value(self) -> Value {
+        Value::Object(self.0)
+    }
+}
+
 /// Whether an error chain says that the credential chain found nothing.
 pub(super) fn is_missing_credentials(chain: &str) -> bool {
     chain.contains("no providers in chain provided credentials")

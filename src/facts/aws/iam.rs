@@ -15,7 +15,7 @@ use serde_json::{json, Map, Value};
 use tokio::time::Instant;
 
 use super::collect::{
-    all_items, all_ok, all_pages, bounded, call, client, opt_str, sdk_reason, timestamp, Ctx, Planned,
+    all_items, all_ok, all_pages, bounded, call, client, opt_str, sdk_reason, timestamp, Ctx, Planned, Unread,
 };
 
 const SERVICE: &str = "iam";
@@ -299,7 +299,7 @@ async fn users(client: &Client, ctx: &Ctx) -> Result<Value, String> {
 async fn user_detail(client: &Client, user: &User) -> Value {
     let name = user.user_name();
     let what = |operation: &str| format!("{} for user {name}", call(SERVICE, operation, None));
-    let mut unavailable = Map::new();
+    let mut unavailable = Unread::default();
 
     let mfa_devices = match all_items!(client.list_mfa_devices().user_name(name), what("ListMFADevices")) {
         Ok(devices) => devices
@@ -308,10 +308,7 @@ async fn user_detail(client: &Client, user: &User) -> Value {
                 json!({ "serial_number": device.serial_number(), "enable_date": timestamp(Some(device.enable_date())) })
             })
             .collect(),
-        Err(reason) => {
-            unavailable.insert("ListMFADevices".into(), reason.into());
-            Value::Null
-        }
+        Err(reason) => unavailable.note("ListMFADevices", reason),
     };
 
     let access_keys = match all_items!(client.list_access_keys().user_name(name), what("ListAccessKeys")) {
@@ -336,48 +333,33 @@ async fn user_detail(client: &Client, user: &User) -> Value {
                 }));
             }
             if !last_used_failures.is_empty() {
-                unavailable.insert("GetAccessKeyLastUsed".into(), last_used_failures.join("; ").into());
+                unavailable.note("GetAccessKeyLastUsed", last_used_failures.join("; "));
             }
             Value::Array(entries)
         }
-        Err(reason) => {
-            unavailable.insert("ListAccessKeys".into(), reason.into());
-            Value::Null
-        }
+        Err(reason) => unavailable.note("ListAccessKeys", reason),
     };
 
     let attached_policies =
         match all_items!(client.list_attached_user_policies().user_name(name), what("ListAttachedUserPolicies")) {
             Ok(policies) => attached(&policies),
-            Err(reason) => {
-                unavailable.insert("ListAttachedUserPolicies".into(), reason.into());
-                Value::Null
-            }
+            Err(reason) => unavailable.note("ListAttachedUserPolicies", reason),
         };
 
     let inline_policies = match all_items!(client.list_user_policies().user_name(name), what("ListUserPolicies")) {
         Ok(names) => json!(names),
-        Err(reason) => {
-            unavailable.insert("ListUserPolicies".into(), reason.into());
-            Value::Null
-        }
+        Err(reason) => unavailable.note("ListUserPolicies", reason),
     };
 
     let groups = match all_items!(client.list_groups_for_user().user_name(name), what("ListGroupsForUser")) {
         Ok(groups) => groups.iter().map(|group| Value::String(group.group_name().to_string())).collect(),
-        Err(reason) => {
-            unavailable.insert("ListGroupsForUser".into(), reason.into());
-            Value::Null
-        }
+        Err(reason) => unavailable.note("ListGroupsForUser", reason),
     };
 
     let console_password = match client.get_login_profile().user_name(name).send().await {
         Ok(_) => Value::Bool(true),
         Err(err) if err.code() == Some("NoSuchEntity") => Value::Bool(false),
-        Err(err) => {
-            unavailable.insert("GetLoginProfile".into(), sdk_reason(&what("GetLoginProfile"), &err).into());
-            Value::Null
-        }
+        Err(err) => unavailable.note("GetLoginProfile", sdk_reason(&what("GetLoginProfile"), &err)),
     };
 
     json!({
@@ -391,7 +373,7 @@ async fn user_detail(client: &Client, user: &User) -> Value {
         "attached_policies": attached_policies,
         "inline_policies": inline_policies,
         "groups": groups,
-        "unavailable": unavailable,
+        "unavailable": unavailable.into_value(),
     })
 }
 

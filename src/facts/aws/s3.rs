@@ -11,10 +11,12 @@ use std::sync::Arc;
 
 use aws_sdk_s3::error::ProvideErrorMetadata;
 use aws_sdk_s3::types::Bucket;
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 use tokio::sync::Semaphore;
 
-use super::collect::{all_pages, bounded, call, client, opt_str, sdk_reason, timestamp, Ctx, Planned, RESOURCE_LIMIT};
+use super::collect::{
+    all_pages, bounded, call, client, opt_str, sdk_reason, timestamp, Ctx, Planned, Unread, RESOURCE_LIMIT,
+};
 
 pub(super) fn plan(ctx: &Arc<Ctx>, key: &str) -> Option<Planned> {
     let ctx = Arc::clone(ctx);
@@ -73,7 +75,7 @@ async fn buckets(ctx: Arc<Ctx>) -> Result<Value, String> {
 /// named in `unavailable` and its field is `null`.
 async fn bucket_detail(ctx: &Ctx, global: &aws_sdk_s3::Client, bucket: &Bucket) -> Value {
     let name = bucket.name().unwrap_or_default();
-    let mut unavailable = Map::new();
+    let mut unavailable = Unread::default();
 
     let location = global.get_bucket_location().bucket(name).send().await;
     let region = match location {
@@ -82,7 +84,7 @@ async fn bucket_detail(ctx: &Ctx, global: &aws_sdk_s3::Client, bucket: &Bucket) 
             Some(listed) => Some(listed.to_string()),
             None => {
                 let what = format!("{} for bucket {name}", call("s3", "GetBucketLocation", None));
-                unavailable.insert("GetBucketLocation".into(), sdk_reason(&what, &err).into());
+                unavailable.note("GetBucketLocation", sdk_reason(&what, &err));
                 None
             }
         },
@@ -94,18 +96,12 @@ async fn bucket_detail(ctx: &Ctx, global: &aws_sdk_s3::Client, bucket: &Bucket) 
     let policy = match client.get_bucket_policy().bucket(name).send().await {
         Ok(output) => match output.policy().map(serde_json::from_str::<Value>) {
             Some(Ok(policy)) => policy,
-            Some(Err(err)) => {
-                let reason = format!("{}: the policy is not JSON: {err}", what("GetBucketPolicy"));
-                unavailable.insert("GetBucketPolicy".into(), reason.into());
-                Value::Null
-            }
+            Some(Err(err)) => unavailable
+                .note("GetBucketPolicy", format!("{}: the policy is not JSON: {err}", what("GetBucketPolicy"))),
             None => Value::Null,
         },
         Err(err) if err.code() == Some("NoSuchBucketPolicy") => Value::Null,
-        Err(err) => {
-            unavailable.insert("GetBucketPolicy".into(), sdk_reason(&what("GetBucketPolicy"), &err).into());
-            Value::Null
-        }
+        Err(err) => unavailable.note("GetBucketPolicy", sdk_reason(&what("GetBucketPolicy"), &err)),
     };
 
     let public_access_block = match client.get_public_access_block().bucket(name).send().await {
@@ -120,10 +116,7 @@ async fn bucket_detail(ctx: &Ctx, global: &aws_sdk_s3::Client, bucket: &Bucket) 
             None => not_configured_block(),
         },
         Err(err) if err.code() == Some("NoSuchPublicAccessBlockConfiguration") => not_configured_block(),
-        Err(err) => {
-            unavailable.insert("GetPublicAccessBlock".into(), sdk_reason(&what("GetPublicAccessBlock"), &err).into());
-            Value::Null
-        }
+        Err(err) => unavailable.note("GetPublicAccessBlock", sdk_reason(&what("GetPublicAccessBlock"), &err)),
     };
 
     let encryption = match client.get_bucket_encryption().bucket(name).send().await {
@@ -141,10 +134,7 @@ async fn bucket_detail(ctx: &Ctx, global: &aws_sdk_s3::Client, bucket: &Bucket) 
         Err(err) if err.code() == Some("ServerSideEncryptionConfigurationNotFoundError") => {
             json!({ "configured": false, "algorithms": [] })
         }
-        Err(err) => {
-            unavailable.insert("GetBucketEncryption".into(), sdk_reason(&what("GetBucketEncryption"), &err).into());
-            Value::Null
-        }
+        Err(err) => unavailable.note("GetBucketEncryption", sdk_reason(&what("GetBucketEncryption"), &err)),
     };
 
     let versioning = match client.get_bucket_versioning().bucket(name).send().await {
@@ -152,10 +142,7 @@ async fn bucket_detail(ctx: &Ctx, global: &aws_sdk_s3::Client, bucket: &Bucket) 
             "status": opt_str(output.status().map(|status| status.as_str())),
             "mfa_delete": opt_str(output.mfa_delete().map(|mfa| mfa.as_str())),
         }),
-        Err(err) => {
-            unavailable.insert("GetBucketVersioning".into(), sdk_reason(&what("GetBucketVersioning"), &err).into());
-            Value::Null
-        }
+        Err(err) => unavailable.note("GetBucketVersioning", sdk_reason(&what("GetBucketVersioning"), &err)),
     };
 
     let logging = match client.get_bucket_logging().bucket(name).send().await {
@@ -167,10 +154,7 @@ async fn bucket_detail(ctx: &Ctx, global: &aws_sdk_s3::Client, bucket: &Bucket) 
             }),
             None => json!({ "enabled": false, "target_bucket": null, "target_prefix": null }),
         },
-        Err(err) => {
-            unavailable.insert("GetBucketLogging".into(), sdk_reason(&what("GetBucketLogging"), &err).into());
-            Value::Null
-        }
+        Err(err) => unavailable.note("GetBucketLogging", sdk_reason(&what("GetBucketLogging"), &err)),
     };
 
     json!({
@@ -183,7 +167,7 @@ async fn bucket_detail(ctx: &Ctx, global: &aws_sdk_s3::Client, bucket: &Bucket) 
         "encryption": encryption,
         "versioning": versioning,
         "logging": logging,
-        "unavailable": unavailable,
+        "unavailable": unavailable.into_value(),
     })
 }
 

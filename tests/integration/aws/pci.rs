@@ -294,31 +294,32 @@ fn check_expectations(s: &Seeded) -> Vec<CheckExpectation> {
 /// Controls judged only by host checks: with no linux target, `error`.
 const HOST_ONLY: [&str; 5] = ["1.4.3", "2.2.4", "2.2.7", "8.3.4", "10.6.1"];
 
-pub(super) fn audit_of_the_seeded_account(endpoint: &str, regions: &str, s: &Seeded) {
+/// A PCI DSS audit of `targets` against the emulator: the run and its report.json.
+fn pci_audit(endpoint: &str, regions: &str, targets: &str) -> (tempfile::TempDir, std::process::Output, Value) {
     let dir = tempfile::tempdir().expect("tmp");
     let home = tempfile::tempdir().expect("home");
-    let credentials = emulator_env(endpoint);
-    let out = posture_aws(
-        dir.path(),
-        home.path(),
-        &credentials,
-        &[
-            "audit",
-            "--target",
-            "aws",
-            "--regions",
-            regions,
-            "--benchmark",
-            "pci-dss-v4.0.1",
-            "--out",
-            "pci",
-            "--format",
-            "json",
-        ],
-    );
+    let args = [
+        "audit",
+        "--target",
+        targets,
+        "--regions",
+        regions,
+        "--benchmark",
+        "pci-dss-v4.0.1",
+        "--out",
+        "pci",
+        "--format",
+        "json",
+    ];
+    let out = posture_aws(dir.path(), home.path(), &emulator_env(endpoint), &args);
     let report_path = dir.path().join("pci/report.json");
     assert!(report_path.is_file(), "no PCI report.json; stderr:\n{}", support::stderr(&out));
     let report = support::read_json(&report_path);
+    (dir, out, report)
+}
+
+pub(super) fn audit_of_the_seeded_account(endpoint: &str, regions: &str, s: &Seeded) {
+    let (_dir, out, report) = pci_audit(endpoint, regions, "aws");
     let stderr = support::stderr(&out);
     assert!(
         stderr.contains("no linux target is part of this audit"),
@@ -406,30 +407,7 @@ pub(super) fn audit_of_the_seeded_account(endpoint: &str, regions: &str, s: &See
 
 /// `--target aws,local`: one PCI report covering the account and the host.
 fn the_account_and_this_machine_in_one_report(endpoint: &str, regions: &str, s: &Seeded) {
-    let dir = tempfile::tempdir().expect("tmp");
-    let home = tempfile::tempdir().expect("home");
-    let credentials = emulator_env(endpoint);
-    let out = posture_aws(
-        dir.path(),
-        home.path(),
-        &credentials,
-        &[
-            "audit",
-            "--target",
-            "aws,local",
-            "--regions",
-            regions,
-            "--benchmark",
-            "pci-dss-v4.0.1",
-            "--out",
-            "pci",
-            "--format",
-            "json",
-        ],
-    );
-    let report_path = dir.path().join("pci/report.json");
-    assert!(report_path.is_file(), "no PCI report.json; stderr:\n{}", support::stderr(&out));
-    let report = support::read_json(&report_path);
+    let (_dir, _out, report) = pci_audit(endpoint, regions, "aws,local");
     let targets = report["targets"].as_array().expect("targets");
     let host = targets
         .iter()
