@@ -46,6 +46,8 @@ pub struct RunInfo {
 pub enum ReportError {
     #[error("template {name}: {message}")]
     Template { name: String, message: String },
+    #[error("template {path} refused: {reason}")]
+    TemplateFile { path: String, reason: String },
     #[error("cannot write {path}: {source}")]
     Write { path: String, source: std::io::Error },
     #[error("cannot serialise the report: {0}")]
@@ -321,15 +323,36 @@ pub fn attach_connections(report: &mut Report, connections: &[(String, crate::ta
 pub fn templates(dir: Option<&Path>) -> Result<tera::Tera, ReportError> {
     let mut tera = tera::Tera::default();
     for (name, builtin) in BUILTIN_TEMPLATES {
-        let text = match dir.map(|d| d.join(name)) {
-            Some(path) if path.exists() => std::fs::read_to_string(&path)
-                .map_err(|source| ReportError::Write { path: path.display().to_string(), source })?,
+        let text = match dir {
+            // lstat, so a dangling link is refused rather than silently replaced by the built-in template.
+            Some(dir) if dir.join(name).symlink_metadata().is_ok() => read_template(dir, &dir.join(name))?,
             _ => builtin.to_owned(),
         };
         tera.add_raw_template(name, &text).map_err(|err| template_error(name, &err))?;
     }
     tera.register_filter("without_fences", without_fences);
     Ok(tera)
+}
+
+/// A template file of `dir`, refused when it is not a regular file or is a link that leads out of `dir` (a
+/// template linked to /etc/shadow would copy it into the reports and the pack).
+fn read_template(dir: &Path, path: &Path) -> Result<String, ReportError> {
+    let shown = path.display().to_string();
+    let refuse = |reason: String| ReportError::TemplateFile { path: shown.clone(), reason };
+    let io_error = |err: std::io::Error| refuse(err.to_string());
+    let target = std::fs::canonicalize(path).map_err(io_error)?;
+    let folder = std::fs::canonicalize(dir).map_err(io_error)?;
+    if !target.starts_with(&folder) {
+        return Err(refuse(format!(
+            "a link to {}, outside the templates folder {}; templates must be files in that folder",
+            target.display(),
+            folder.display()
+        )));
+    }
+    if !std::fs::metadata(&target).map_err(io_error)?.is_file() {
+        return Err(refuse(String::from("not a regular file")));
+    }
+    std::fs::read_to_string(&target).map_err(io_error)
 }
 
 /// Drops Markdown code-fence lines (```sh) from text shown preformatted.

@@ -3,6 +3,8 @@
 
 use serde_json::json;
 
+use crate::facts::redact;
+
 use super::probe::{Collected, Probe, Unavailable};
 use super::text::normalize_path;
 use super::{FileKind, OwnerNames};
@@ -50,10 +52,12 @@ pub(super) fn collect_text(probe: &mut Probe<'_>, path: &str) -> Collected {
     let truncated = bytes.len() > MAX_TEXT_BYTES;
     let kept = &bytes[..bytes.len().min(MAX_TEXT_BYTES)];
     let content = String::from_utf8_lossy(kept).into_owned();
-    // The path rules cannot see through symlinks; the content can.
-    if looks_like_secret(&content) {
+    // The path rules cannot see through symlinks; the content can. Other secrets in the text (a token, a
+    // password setting) are redacted where every host fact is made.
+    if let Some(rule) = redact::refusing_rule(&content) {
         return Err(Unavailable::new(format!(
-            "{path}: host.text refuses to record content that holds a private key or a password hash"
+            "{path}: host.text refuses to record content that holds a private key or a password hash (rule {})",
+            rule.id
         )));
     }
     Ok(json!({ "path": path, "exists": true, "content": content, "truncated": truncated }))
@@ -74,24 +78,6 @@ pub(super) fn is_secret_path(normalized: &str) -> bool {
         || name == "grub.cfg"
         || (name == "user.cfg" && normalized.starts_with("/boot/"))
         || normalized.split('/').any(|component| component == ".ssh")
-}
-
-/// Whether text holds a PEM private key, a GRUB PBKDF2 password or a crypt(3)
-/// password hash, wherever the file lives.
-pub(super) fn looks_like_secret(content: &str) -> bool {
-    content.contains("PRIVATE KEY-----")
-        || content.contains("grub.pbkdf2.")
-        || content
-            .split(|c: char| c.is_whitespace() || matches!(c, ':' | '"' | '\'' | ','))
-            .any(|word| is_crypt_hash(word.trim_start_matches('!')))
-}
-
-/// `$id$salt$hash` and variants (`$6$rounds=5000$salt$hash`, `$y$j9T$salt$hash`).
-fn is_crypt_hash(word: &str) -> bool {
-    word.len() >= 20
-        && word.starts_with('$')
-        && word.matches('$').count() >= 3
-        && word.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '$' | '.' | '/' | '='))
 }
 
 #[cfg(test)]
@@ -137,12 +123,28 @@ mod tests {
 
     #[test]
     fn secret_content_is_recognised() {
-        assert!(looks_like_secret("-----BEGIN OPENSSH PRIVATE KEY-----\nb3Blbn\n"));
-        assert!(looks_like_secret("root:$y$j9T$Vf8Z5l0qJm1NSxhW4Gm2b/$Zq8u0dU3dFJ1nNQYvI6mA7:19800:0:99999:7:::\n"));
-        assert!(looks_like_secret("bob:!$6$rounds=5000$saltsalt$abcdefghijklmnop:19000::::::\n"));
-        assert!(looks_like_secret("password_pbkdf2 root grub.pbkdf2.sha512.10000.ABCDEF\n"));
-        assert!(!looks_like_secret("Authorized uses only. All activity may be monitored and reported.\n"));
-        assert!(!looks_like_secret("PATH=$PATH:$HOME/bin:$HOME/.local/bin\n"));
+        let refused = |content: &str| redact::refusing_rule(content).map(|rule| rule.id);
+        assert_eq!(refused("-----BEGIN OPENSSH PRIVATE KEY-----\nb3Blbn\n"), Some("private-key-block"));
+        assert_eq!(refused("----- BEGIN RSA PRIVATE KEY -----\nMIIE\n"), Some("private-key-block"));
+        assert_eq!(refused("-----BEGIN PGP PRIVATE KEY BLOCK-----\nlQOYBF\n"), Some("private-key-block"));
+        assert_eq!(refused("PuTTY-User-Key-File-2: ssh-rsa\nEncryption: none\n"), Some("putty-private-key"));
+        assert_eq!(
+            refused("root:$y$j9T$Vf8Z5l0qJm1NSxhW4Gm2b/$Zq8u0dU3dFJ1nNQYvI6mA7:19800:0:99999:7:::\n"),
+            Some("crypt-hash")
+        );
+        assert_eq!(refused("bob:!$6$rounds=5000$saltsalt$abcdefghijklmnop:19000::::::\n"), Some("crypt-hash"));
+        assert_eq!(refused("hash=$6$x4Fz1a$Q0m9kGfW6v3Qb1cZtE2yL8pR5sN7dA0;\n"), Some("crypt-hash"));
+        assert_eq!(refused("password_pbkdf2 root grub.pbkdf2.sha512.10000.ABCDEF\n"), Some("grub-pbkdf2"));
+        assert_eq!(refused("Authorized uses only. All activity may be monitored and reported.\n"), None);
+        assert_eq!(refused("PATH=$PATH:$HOME/bin:$HOME/.local/bin\n"), None);
+    }
+
+    #[test]
+    fn other_secrets_in_text_are_redacted_not_refused() {
+        let transport = FakeTransport::new().file("/etc/app.conf", "user=app\npassword=Hunter2\n");
+        let mut fact = collect_text(&mut Probe::new(&transport), "/etc/app.conf").unwrap();
+        redact::redact_value(&mut fact);
+        assert_eq!(fact["content"], "user=app\npassword=<redacted:credential-assignment>\n");
     }
 
     #[test]

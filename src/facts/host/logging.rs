@@ -4,6 +4,7 @@ use serde_json::{json, Map, Value};
 
 use super::probe::{Collected, Probe};
 use super::text::{self, split_setting};
+use crate::facts::redact::redact_setting;
 
 const JOURNALD_CONF: &str = "/etc/systemd/journald.conf";
 /// journald.conf(5) drop-in directories, highest priority first.
@@ -62,7 +63,7 @@ fn apply_unit_file_section(content: &str, section: &str, settings: &mut Map<Stri
         if value.is_empty() {
             settings.remove(key);
         } else {
-            settings.insert(key.to_string(), Value::String(value.to_string()));
+            settings.insert(key.to_string(), Value::String(redact_setting(key, value).into_owned()));
         }
     }
 }
@@ -112,7 +113,7 @@ pub(super) fn parse_auditd_conf(content: &str) -> Value {
             continue;
         }
         if let Some((key, value)) = split_setting(line) {
-            settings.insert(key.to_ascii_lowercase(), Value::String(value.to_string()));
+            settings.insert(key.to_ascii_lowercase(), Value::String(redact_setting(key, value).into_owned()));
         }
     }
     Value::Object(settings)

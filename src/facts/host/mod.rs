@@ -37,7 +37,7 @@ use std::sync::OnceLock;
 
 use rayon::prelude::*;
 
-use super::{Fact, FactKey};
+use super::{redact, Fact, FactKey};
 use probe::{Collected, Probe, Unavailable};
 
 pub use batch::{DirEntry, Op, OpOutput, Request};
@@ -392,9 +392,15 @@ fn collect_one(transport: &dyn Transport, owner_names: &OwnerNames<'_>, key: &Fa
         Err(Unavailable::new(format!("internal error while collecting {key} from {}", transport.describe())))
     });
     let source = probe.into_source();
+    // Redacted here, where every host fact is made, so facts, reports, packs and logs all inherit it.
     match outcome {
-        Ok(value) => Fact::available(key.clone(), value, source),
-        Err(unavailable) => Fact::unavailable(key.clone(), unavailable.into_reason(), source),
+        Ok(mut value) => {
+            redact::redact_value(&mut value);
+            Fact::available(key.clone(), value, source)
+        }
+        Err(unavailable) => {
+            Fact::unavailable(key.clone(), redact::redact_text(&unavailable.into_reason()).into_owned(), source)
+        }
     }
 }
 
@@ -534,6 +540,22 @@ mod tests {
         let refused = declared.list_dir("/etc").unwrap_err().to_string();
         assert!(refused.contains("find -H /etc -maxdepth 1"), "{refused}");
         assert!(Declared::new(&transport, "host.os").run("uname", &["-r", "-m"]).is_ok());
+    }
+
+    #[test]
+    fn collected_facts_are_redacted_where_they_are_made() {
+        let transport = fake::FakeTransport::new()
+            .file("/etc/pam.d/mysql-auth", "auth sufficient pam_mysql.so user=pam passwd=PamSecret1 host=db\n")
+            .file("/etc/rsyslog.conf", "*.* :ommysql:db,Syslog,rsyslog,LegacySecret2\n")
+            .file("/etc/rsyslog.d/60-db.conf", "action(type=\"ompgsql\" server=\"db\" pwd=\"RainerSecret3\")\n")
+            .file("/etc/sudoers", "Defaults mailerpath=https://mail:SudoSecret4@relay.example\n");
+        let facts = collect(&transport, &keys(&["host.pam", "host.rsyslog", "host.sudoers"]));
+        let serialized = serde_json::to_string(&facts).unwrap();
+        for secret in ["PamSecret1", "LegacySecret2", "RainerSecret3", "SudoSecret4"] {
+            assert!(!serialized.contains(secret), "{secret} leaked into {serialized}");
+        }
+        assert!(serialized.contains("passwd=<redacted:credential-assignment>"), "{serialized}");
+        assert!(serialized.contains(":ommysql:db,Syslog,rsyslog,<redacted:rsyslog-db-action>"), "{serialized}");
     }
 
     /// Runs on the machine the tests run on: whatever it has or lacks, every

@@ -6,6 +6,7 @@ use serde_json::{json, Map, Value};
 use super::probe::{Collected, Probe};
 use super::text::{self, split_setting};
 use super::FileKind;
+use crate::facts::redact::redact_setting;
 
 const PAM_DIR: &str = "/etc/pam.d";
 const PWQUALITY_CONF: &str = "/etc/security/pwquality.conf";
@@ -151,7 +152,7 @@ pub(super) fn parse_settings(content: &str) -> Value {
     for line in content.lines() {
         let line = line.split('#').next().unwrap_or_default();
         if let Some((name, value)) = split_setting(line) {
-            settings.insert(name.to_string(), Value::String(value.to_string()));
+            settings.insert(name.to_string(), Value::String(redact_setting(name, value).into_owned()));
         }
     }
     Value::Object(settings)
