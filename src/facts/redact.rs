@@ -28,6 +28,9 @@ pub struct Rule {
     pattern: &'static str,
     /// Whether content holding this is a secret as a whole (refused in `host.text`, not redacted).
     pub refuses_text: bool,
+    /// Whether a match spans lines (a key block): it is replaced as the file is read, before a parser splits
+    /// it into lines, and keeps its line breaks so the lines after it keep their numbers.
+    pub spans_lines: bool,
     /// Whether a matched `value` is really a secret (false keeps the text as it is).
     accept: fn(&str) -> bool,
 }
@@ -49,14 +52,16 @@ pub static RULES: &[Rule] = &[
         why: "private key material",
         pattern: r"(?is)-{3,}\s*BEGIN\s+(?:[A-Z0-9]+\s+)*PRIVATE\s+KEY(?:\s+BLOCK)?\s*-{3,}.*?(?:-{3,}\s*END\s+(?:[A-Z0-9]+\s+)*PRIVATE\s+KEY(?:\s+BLOCK)?\s*-{3,}|\z)",
         refuses_text: true,
+        spans_lines: true,
         accept: always,
     },
     Rule {
         id: "putty-private-key",
-        matches: "a PuTTY key file (`PuTTY-User-Key-File-N:`) and its `Private-MAC:` line",
+        matches: "a PuTTY key file from `PuTTY-User-Key-File-N:` to its `Private-MAC:` line (or the end)",
         why: "private key material",
-        pattern: r"(?im)PuTTY-User-Key-File-\d+\s*:.*$|^\s*Private-(?:MAC|Hash)\s*:.*$",
+        pattern: r"(?is)PuTTY-User-Key-File-\d+\s*:.*?(?:Private-(?:MAC|Hash)\s*:[^\n]*|\z)",
         refuses_text: true,
+        spans_lines: true,
         accept: always,
     },
     Rule {
@@ -65,6 +70,7 @@ pub static RULES: &[Rule] = &[
         why: "private key material whose header is on another line",
         pattern: r"(?m)^\s*[A-Za-z0-9+/]{60,}={0,2}\s*$",
         refuses_text: false,
+        spans_lines: false,
         accept: is_not_hex_digest,
     },
     Rule {
@@ -74,6 +80,7 @@ pub static RULES: &[Rule] = &[
         why: "a password hash can be cracked offline",
         pattern: r"\$(?:[0-9]|2[abxy]|y|gy|md5|sha1|apr1|argon2(?:id|i|d)|[a-z0-9-]{1,12})\$[A-Za-z0-9./+=,-]*\$[A-Za-z0-9./+=,$-]{8,}",
         refuses_text: true,
+        spans_lines: false,
         accept: always,
     },
     Rule {
@@ -82,6 +89,7 @@ pub static RULES: &[Rule] = &[
         why: "a password hash can be cracked offline",
         pattern: r"grub\.pbkdf2\.[A-Za-z0-9]+\.[0-9]+\.[A-Fa-f0-9.]+",
         refuses_text: true,
+        spans_lines: false,
         accept: always,
     },
     Rule {
@@ -90,6 +98,7 @@ pub static RULES: &[Rule] = &[
         why: "a password hash can be cracked offline",
         pattern: r"(?i)\{(?:S?SHA(?:256|384|512)?|S?MD5|CRYPT|PBKDF2[-A-Z0-9]*|ARGON2)\}[A-Za-z0-9+/=.$]{8,}",
         refuses_text: true,
+        spans_lines: false,
         accept: always,
     },
     Rule {
@@ -98,6 +107,7 @@ pub static RULES: &[Rule] = &[
         why: "half of an AWS credential pair, and names the key to attack",
         pattern: r"\b(?:AKIA|ASIA|ABIA|ACCA|A3T[A-Z0-9])[A-Z0-9]{16}\b",
         refuses_text: false,
+        spans_lines: false,
         accept: always,
     },
     Rule {
@@ -107,6 +117,7 @@ pub static RULES: &[Rule] = &[
         why: "an AWS credential",
         pattern: r#"(?i)(?:aws_?secret_?access_?key|secret_?access_?key|aws_?secret_?key)["']?\s*[=:\s]\s*["']?(?P<value>[A-Za-z0-9/+=]{40})"#,
         refuses_text: false,
+        spans_lines: false,
         accept: always,
     },
     Rule {
@@ -116,6 +127,7 @@ pub static RULES: &[Rule] = &[
         why: "a temporary AWS credential",
         pattern: r#"\b(?:FwoGZXIvYXdz|IQoJb3JpZ2lu)[A-Za-z0-9/+=]{20,}|(?i)(?:aws_?session_?token|x-amz-security-token)["']?\s*[=:\s]\s*["']?(?P<value>[A-Za-z0-9/+=]{20,})"#,
         refuses_text: false,
+        spans_lines: false,
         accept: always,
     },
     Rule {
@@ -124,6 +136,7 @@ pub static RULES: &[Rule] = &[
         why: "an API credential",
         pattern: r"\b(?:gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{22,})",
         refuses_text: false,
+        spans_lines: false,
         accept: always,
     },
     Rule {
@@ -132,6 +145,7 @@ pub static RULES: &[Rule] = &[
         why: "an API credential",
         pattern: r"\bgl(?:pat|dt|rt|ptt|soat|ft)-[A-Za-z0-9_-]{20,}",
         refuses_text: false,
+        spans_lines: false,
         accept: always,
     },
     Rule {
@@ -140,6 +154,7 @@ pub static RULES: &[Rule] = &[
         why: "an API credential",
         pattern: r"\bxox[abposr]-[A-Za-z0-9-]{10,}|\bxapp-[A-Za-z0-9-]{10,}|https://hooks\.slack\.com/services/[A-Za-z0-9/_-]+",
         refuses_text: false,
+        spans_lines: false,
         accept: always,
     },
     Rule {
@@ -148,6 +163,7 @@ pub static RULES: &[Rule] = &[
         why: "a bearer credential",
         pattern: r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}",
         refuses_text: false,
+        spans_lines: false,
         accept: always,
     },
     Rule {
@@ -156,6 +172,7 @@ pub static RULES: &[Rule] = &[
         why: "a password",
         pattern: r"\b[A-Za-z][A-Za-z0-9+.-]*://[^\s/:@]+:(?P<value>[^\s/@]+)@",
         refuses_text: false,
+        spans_lines: false,
         accept: always,
     },
     Rule {
@@ -165,6 +182,7 @@ pub static RULES: &[Rule] = &[
         why: "a database password",
         pattern: r"(?i):om(?:mysql|pgsql|libdbi|oracle):[^,\s]*,[^,\s]*,[^,\s]*,(?P<value>[^;\s]+)",
         refuses_text: false,
+        spans_lines: false,
         accept: always,
     },
     Rule {
@@ -175,6 +193,7 @@ pub static RULES: &[Rule] = &[
         why: "a password, key or token written into configuration",
         pattern: r#"(?i)(?:^|[^A-Za-z0-9_.-])(?:[A-Za-z0-9]+[_.-])*(?:password|passwd|passphrase|passwort|pass|pwd|pw|secret|token|apikey|api-key|accesskey|secretkey|privatekey|authkey|key|psk|credentials?|bindpw|rootpw|requirepass|masterauth|masterpass)["']?\s*[=:]\s*(?P<value>"[^"]*"|'[^']*'|[^\s,;)"']+)"#,
         refuses_text: false,
+        spans_lines: false,
         accept: is_credential_value,
     },
     Rule {
@@ -185,6 +204,7 @@ pub static RULES: &[Rule] = &[
         why: "a password written into configuration",
         pattern: r#"(?im)^\s*(?:password|passwd|secret|bindpw|rootpw|requirepass|masterauth)\s+(?P<value>"[^"]*"|'[^']*'|[^\s"']+)"#,
         refuses_text: false,
+        spans_lines: false,
         accept: is_directive_value,
     },
 ];
@@ -234,8 +254,20 @@ pub fn placeholder(rule: &Rule) -> String {
 
 /// `text` with every secret the rules find replaced by `<redacted:rule-id>`.
 pub fn redact_text(text: &str) -> Cow<'_, str> {
+    redact_with(text, |_| true)
+}
+
+/// `text` as read from a file with the secrets that span lines (key blocks) replaced, line breaks kept: what
+/// collectors parse, so no line of a key block reaches a fact that records lines one by one. Secrets within
+/// a line are left to [`redact_value`], because parsers read some of them for what they are (a password
+/// hash's scheme) without recording them.
+pub fn redact_blocks(text: &str) -> Cow<'_, str> {
+    redact_with(text, |rule| rule.spans_lines)
+}
+
+fn redact_with(text: &str, applies: impl Fn(&Rule) -> bool) -> Cow<'_, str> {
     let mut current = Cow::Borrowed(text);
-    for (rule, regex) in RULES.iter().zip(compiled()) {
+    for (rule, regex) in RULES.iter().zip(compiled()).filter(|(rule, _)| applies(rule)) {
         let Some(regex) = regex else {
             // Fail closed: without its pattern the rule cannot say where the secret is.
             return Cow::Owned(placeholder(rule));
@@ -253,7 +285,11 @@ pub fn redact_text(text: &str) -> Cow<'_, str> {
 fn replace_match(rule: &Rule, caps: &Captures<'_>) -> String {
     let Some(whole) = caps.get(0) else { return String::new() };
     let Some(value) = caps.name("value") else {
-        return if (rule.accept)(whole.as_str()) { placeholder(rule) } else { whole.as_str().to_string() };
+        if !(rule.accept)(whole.as_str()) {
+            return whole.as_str().to_string();
+        }
+        let line_breaks = if rule.spans_lines { whole.as_str().matches('\n').count() } else { 0 };
+        return placeholder(rule) + "\n".repeat(line_breaks).as_str();
     };
     let (text, start) = (whole.as_str(), whole.start());
     if !(rule.accept)(value.as_str()) {
@@ -368,13 +404,30 @@ mod tests {
     fn putty_keys_and_key_material_lines() {
         let putty = "PuTTY-User-Key-File-3: ssh-ed25519\nEncryption: none\nComment: k\nPublic-Lines: 2\n\
                      AAAAC3NzaC1lZDI1NTE5AAAAIHx\nPrivate-Lines: 1\n\
-                     AAAAIGb5H7gqnXN6b8tTQ2dfUyXqf3XWl6X2uI9yXkk0Y3l1AAAAIGb5H7gqnXN6b8tTQ2\n\
-                     Private-MAC: 6ab1c3d4e5f60718293a4b5c6d7e8f90\n";
+                     AAAAIGb5H7gqnXN6b8tTQ2\n\
+                     Private-MAC: 6ab1c3d4e5f60718293a4b5c6d7e8f90\nafter\n";
         assert_eq!(refusing_rule(putty).map(|rule| rule.id), Some("putty-private-key"));
-        assert_redacted("putty-private-key", putty, "6ab1c3d4e5f60718293a4b5c6d7e8f90");
-        assert_redacted("key-material-line", putty, "AAAAIGb5H7gqnXN6b8tTQ2dfUyXqf3XWl6X2uI9yXkk0Y3l1");
+        for secret in ["6ab1c3d4e5f60718293a4b5c6d7e8f90", "AAAAIGb5H7gqnXN6b8tTQ2"] {
+            assert_redacted("putty-private-key", putty, secret);
+        }
+        assert_eq!(redact_blocks(putty), "<redacted:putty-private-key>\n\n\n\n\n\n\n\nafter\n");
+        let body = "x\n  AAAAIGb5H7gqnXN6b8tTQ2dfUyXqf3XWl6X2uI9yXkk0Y3l1AAAAIGb5H7gqnXN6b8tTQ2\ny\n";
+        assert_redacted("key-material-line", body, "AAAAIGb5H7gqnXN6b8tTQ2dfUyXqf3XWl6X2uI9yXkk0Y3l1");
+        assert!(redact_text(body).starts_with("x\n") && redact_text(body).ends_with("\ny\n"));
+        assert_kept("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855e3b0c442");
         assert_kept("Public-Lines: 2");
         assert_kept("short base64 line dGVzdA==");
+    }
+
+    #[test]
+    fn key_blocks_are_replaced_before_lines_are_split_and_keep_the_line_count() {
+        let conf =
+            "a=1\n-----BEGIN PGP PRIVATE KEY BLOCK-----\n\nlQOYBGVz\n=AbCd\n-----END PGP PRIVATE KEY BLOCK-----\nb=2\n";
+        let redacted = redact_blocks(conf);
+        assert_eq!(redacted, "a=1\n<redacted:private-key-block>\n\n\n\n\nb=2\n");
+        assert_eq!(redacted.lines().count(), conf.lines().count());
+        // Secrets within a line are left for the facts made from the lines.
+        assert_eq!(redact_blocks("root:$6$salt$hashhashhash:1::"), "root:$6$salt$hashhashhash:1::");
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! recorded as the fact's [`FactSource`], and failures become the reason of
 //! an unavailable fact.
 
-use crate::facts::FactSource;
+use crate::facts::{redact, FactSource};
 
 use super::text;
 use super::{CommandOutput, FileStat, Transport, TransportError};
@@ -68,9 +68,9 @@ impl<'t> Probe<'t> {
         self.record(FactSource::File { path: path.to_string() });
     }
 
-    /// Read a file as text (invalid UTF-8 replaced); `None` when it does not exist.
+    /// Read a file as text (invalid UTF-8 replaced, key blocks redacted); `None` when it does not exist.
     pub(super) fn read_text(&mut self, path: &str) -> Result<Option<String>, TransportError> {
-        Ok(self.read_bytes(path)?.map(|bytes| text::decode(&bytes)))
+        Ok(self.read_bytes(path)?.map(|bytes| redact::redact_blocks(&text::decode(&bytes)).into_owned()))
     }
 
     pub(super) fn read_bytes(&mut self, path: &str) -> Result<Option<Vec<u8>>, TransportError> {
