@@ -376,6 +376,43 @@ mod tests {
         assert!(Regex::new(&format!("^(?:{CREDENTIAL_WORDS})$")).is_ok());
     }
 
+    /// The rows of the rule table in docs/facts.md, one per rule.
+    fn documented_table() -> String {
+        RULES
+            .iter()
+            .map(|rule| {
+                let yes = |flag: bool| if flag { "yes" } else { "" };
+                let matches = rule.matches.split_whitespace().collect::<Vec<_>>().join(" ").replace('|', "\\|");
+                format!(
+                    "| `{}` | {} | {} | {} | {} |\n",
+                    rule.id,
+                    matches,
+                    rule.why,
+                    yes(rule.refuses_text),
+                    yes(rule.spans_lines)
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn docs_list_every_rule() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/facts.md");
+        let docs = std::fs::read_to_string(path).unwrap();
+        let header = "| Rule | Matches | Why | Refuses text | Spans lines |\n|---|---|---|---|---|\n";
+        let start = docs.find(header).unwrap() + header.len();
+        let end = start + docs[start..].find("<!-- end rules -->").unwrap();
+        if std::env::var_os("POSTURE_UPDATE_DOCS").is_some() {
+            std::fs::write(path, format!("{}{}{}", &docs[..start], documented_table(), &docs[end..])).unwrap();
+            return;
+        }
+        assert_eq!(
+            docs[start..end],
+            documented_table(),
+            "docs/facts.md's rule table is out of date: run POSTURE_UPDATE_DOCS=1 cargo test --lib docs_list_every_rule"
+        );
+    }
+
     #[test]
     fn private_key_blocks_in_every_spelling() {
         for header in [
