@@ -351,6 +351,7 @@ pub fn refusing_rule(text: &str) -> Option<&'static Rule> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // a test that cannot unwrap should fail loudly
 mod tests {
     use super::*;
     use serde_json::json;
