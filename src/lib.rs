@@ -13,6 +13,7 @@ pub mod history;
 pub mod inspect;
 pub mod pack;
 pub mod progress;
+pub mod regular_file;
 pub mod report;
 pub mod results;
 pub mod script;

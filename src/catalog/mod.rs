@@ -228,12 +228,32 @@ fn collect_builtin(dir: &Dir<'static>, files: &mut BTreeMap<String, ContentFile>
     }
 }
 
+/// The largest content file read (a benchmark or a check): far above any
+/// real one.
+const MAX_CONTENT_FILE_BYTES: u64 = crate::regular_file::MAX_CONFIG_FILE_BYTES;
+
+/// Whether a file name is one the catalog reads.
+fn is_content_name(path: &Path) -> bool {
+    path.extension().is_some_and(|ext| ext == "toml" || ext == "rhai")
+}
+
+/// The content files below `root`, by path relative to it.
+///
+/// Only what lies inside `root` is read: a link whose target is outside it
+/// (a link to `/`, to `/etc/...`) is refused, links are followed only to
+/// directories and regular files inside it, each directory is walked once
+/// (a link back up is a loop, refused with its path), and a content file
+/// must be a regular file of at most [`MAX_CONTENT_FILE_BYTES`]: a FIFO
+/// named `x.rhai` is refused without being opened, so loading never blocks.
 fn dir_files(root: &Path) -> Result<BTreeMap<String, ContentFile>, CatalogError> {
     let display_root = root.display().to_string();
     if !root.is_dir() {
         return Err(CatalogError::new(display_root, "content directory does not exist or is not a directory"));
     }
+    let canonical_root = std::fs::canonicalize(root)
+        .map_err(|err| CatalogError::new(&display_root, format!("cannot read directory: {err}")))?;
     let mut files = BTreeMap::new();
+    let mut walked = std::collections::BTreeSet::from([canonical_root.clone()]);
     let mut stack = vec![root.to_path_buf()];
     while let Some(dir) = stack.pop() {
         let entries = std::fs::read_dir(&dir)
@@ -242,17 +262,58 @@ fn dir_files(root: &Path) -> Result<BTreeMap<String, ContentFile>, CatalogError>
             let entry = entry
                 .map_err(|err| CatalogError::new(dir.display().to_string(), format!("cannot read directory: {err}")))?;
             let path = entry.path();
-            if path.is_dir() {
+            let problem = |message: String| CatalogError::new(path.display().to_string(), message);
+            let own_type = entry.file_type().map_err(|err| problem(format!("cannot read: {err}")))?;
+            let target_type = if own_type.is_symlink() {
+                let resolved = match std::fs::canonicalize(&path) {
+                    Ok(resolved) => resolved,
+                    Err(err) if err.kind() == std::io::ErrorKind::NotFound && !is_content_name(&path) => continue,
+                    Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+                        return Err(problem("is a link to nothing (a dangling symbolic link)".to_owned()));
+                    }
+                    Err(err) if err.raw_os_error() == Some(libc::ELOOP) => {
+                        return Err(problem("is a symbolic link loop".to_owned()));
+                    }
+                    Err(err) => return Err(problem(format!("cannot follow the link: {err}"))),
+                };
+                let target_type = std::fs::metadata(&resolved)
+                    .map_err(|err| problem(format!("cannot follow the link: {err}")))?
+                    .file_type();
+                let matters = target_type.is_dir() || is_content_name(&path);
+                if matters && !resolved.starts_with(&canonical_root) {
+                    return Err(problem(format!(
+                        "is a link to {}, outside the content directory {display_root}: content is read only from \
+                         inside its directory",
+                        resolved.display()
+                    )));
+                }
+                if target_type.is_dir() && !walked.insert(resolved.clone()) {
+                    return Err(problem(format!(
+                        "is a symbolic link loop: it leads back to {}, which is already part of the content",
+                        resolved.display()
+                    )));
+                }
+                target_type
+            } else {
+                if own_type.is_dir() {
+                    // Recorded so that a link to it later is seen as the loop it is.
+                    if let Ok(canonical) = std::fs::canonicalize(&path) {
+                        walked.insert(canonical);
+                    }
+                }
+                own_type
+            };
+            if target_type.is_dir() {
                 stack.push(path);
                 continue;
             }
-            let is_content = path.extension().is_some_and(|ext| ext == "toml" || ext == "rhai");
-            if !is_content {
+            if !is_content_name(&path) {
                 continue;
             }
             let relative = path.strip_prefix(root).unwrap_or(&path).to_string_lossy().replace('\\', "/");
-            let text = std::fs::read_to_string(&path)
-                .map_err(|err| CatalogError::new(path.display().to_string(), format!("cannot read file: {err}")))?;
+            let bytes = crate::regular_file::read(&path, MAX_CONTENT_FILE_BYTES)
+                .map_err(|err| problem(format!("cannot read file: {err}")))?;
+            let text = String::from_utf8(bytes).map_err(|_| problem("cannot read file: not UTF-8 text".to_owned()))?;
             files.insert(relative, ContentFile { display_path: path.display().to_string(), text });
         }
     }

@@ -3,7 +3,10 @@
 use std::fs;
 use std::io;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::path::Path;
 use std::process::{Command, Stdio};
+
+use crate::regular_file::{self, ReadError};
 
 use super::{CommandOutput, FileKind, FileStat, Transport, TransportError};
 
@@ -38,9 +41,14 @@ impl Transport for LocalTransport {
     }
 
     fn read_file(&self, path: &str) -> Result<Option<Vec<u8>>, TransportError> {
-        match fs::read(path) {
+        match regular_file::read(Path::new(path), regular_file::MAX_CONFIG_FILE_BYTES) {
             Ok(bytes) => Ok(Some(bytes)),
-            Err(error) => absent_or_error(path, error),
+            Err(ReadError::Missing) => Ok(None),
+            Err(ReadError::NotRegular(kind)) => {
+                Err(TransportError::NotRegularFile { path: path.to_string(), kind: kind.to_string() })
+            }
+            Err(ReadError::TooLarge(limit)) => Err(TransportError::TooLarge { path: path.to_string(), limit }),
+            Err(ReadError::Io(error)) => Err(io_error(path, error)),
         }
     }
 
@@ -121,6 +129,22 @@ mod tests {
         let missing = dir.path().join("missing");
         assert_eq!(transport.read_file(missing.to_str().unwrap()).unwrap(), None);
         assert_eq!(transport.read_file(&format!("{path}/below-a-file")).unwrap(), None);
+    }
+
+    #[test]
+    fn fifos_and_devices_are_refused_without_blocking() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("login.defs");
+        let made = Command::new("mkfifo").arg(&fifo).status().unwrap();
+        assert!(made.success());
+        let fifo = fifo.to_str().unwrap();
+        let error = LocalTransport::new().read_file(fifo).unwrap_err();
+        assert_eq!(error.to_string(), format!("{fifo} is a FIFO, not a regular file"));
+        let zero = dir.path().join("limits.conf");
+        std::os::unix::fs::symlink("/dev/zero", &zero).unwrap();
+        let zero = zero.to_str().unwrap();
+        let error = LocalTransport::new().read_file(zero).unwrap_err();
+        assert_eq!(error.to_string(), format!("{zero} is a character device, not a regular file"));
     }
 
     #[test]

@@ -57,7 +57,11 @@ pub trait Transport: Send + Sync {
     /// A program that runs and exits non-zero is `Ok` (its status says so); a
     /// program that does not exist is [`TransportError::CommandNotFound`].
     fn run(&self, program: &str, args: &[&str]) -> Result<CommandOutput, TransportError>;
-    /// Read a whole file; Ok(None) when it does not exist.
+    /// Read a whole file; Ok(None) when it does not exist. Links are
+    /// followed, and only to a regular file of at most
+    /// [`crate::regular_file::MAX_CONFIG_FILE_BYTES`]: anything else is
+    /// [`TransportError::NotRegularFile`] or [`TransportError::TooLarge`],
+    /// never waited on.
     fn read_file(&self, path: &str) -> Result<Option<Vec<u8>>, TransportError>;
     /// lstat a path; Ok(None) when it does not exist.
     fn stat(&self, path: &str) -> Result<Option<FileStat>, TransportError>;
@@ -209,6 +213,15 @@ pub enum TransportError {
         "internal error: `{command}` is not a declared command of {kind} (src/facts/host/commands.rs); it was not run"
     )]
     NotDeclared { kind: String, command: String },
+    /// The path is not a regular file (a FIFO, a device, a directory, a
+    /// link to one): never opened for reading, because reading it could
+    /// block or never end.
+    #[error("{path} is a {kind}, not a regular file")]
+    NotRegularFile { path: String, kind: String },
+    /// The file is larger than a configuration file may be
+    /// ([`crate::regular_file::MAX_CONFIG_FILE_BYTES`]).
+    #[error("{path} is larger than the {} limit of a file read for a fact", crate::regular_file::describe_size(*.limit))]
+    TooLarge { path: String, limit: u64 },
     /// Any other I/O failure, with what was being done.
     #[error("{what}: {source}")]
     Io {
@@ -240,6 +253,8 @@ impl TransportError {
                 Self::SudoRefused { target: target.clone(), message: message.clone() }
             }
             Self::NotDeclared { kind, command } => Self::NotDeclared { kind: kind.clone(), command: command.clone() },
+            Self::NotRegularFile { path, kind } => Self::NotRegularFile { path: path.clone(), kind: kind.clone() },
+            Self::TooLarge { path, limit } => Self::TooLarge { path: path.clone(), limit: *limit },
             Self::Io { what, source } => {
                 Self::Io { what: what.clone(), source: io::Error::new(source.kind(), source.to_string()) }
             }

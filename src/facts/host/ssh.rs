@@ -40,6 +40,7 @@ use super::batch::{DirEntry, Op, OpOutput, Request};
 use super::commands::{self, Access};
 use super::probe::command_line;
 use super::{CommandOutput, FileKind, FileStat, Transport, TransportError, WalkEntry};
+use crate::regular_file::MAX_CONFIG_FILE_BYTES;
 
 /// How long the master stays up without clients if posture dies without
 /// closing it.
@@ -331,7 +332,11 @@ impl SshTransport {
                 continue;
             }
             refused.push(None);
-            script.push_str(&op_script(index, &program, &line, request.sudo));
+            let read_path = match &request.op {
+                Op::ReadFile { path } => Some(path.as_str()),
+                _ => None,
+            };
+            script.push_str(&op_script(index, &program, &line, request.sudo, read_path));
             shown.push(if request.sudo { format!("sudo -n -- {line}") } else { line });
         }
         script.push_str("exit 0\n");
@@ -418,6 +423,15 @@ impl SshTransport {
                 let message = "sudo is not installed (--sudo needs it)".to_string();
                 return (Err(TransportError::SudoRefused { target, message }), None, Some("sudo not installed".into()));
             }
+            "big" => {
+                let error = TransportError::TooLarge { path: program_path(request), limit: MAX_CONFIG_FILE_BYTES };
+                return (Err(error), None, Some("refused: too large".into()));
+            }
+            word if word.starts_with("notreg-") => {
+                let kind = remote_kind(&word["notreg-".len()..]).to_string();
+                let error = TransportError::NotRegularFile { path: program_path(request), kind };
+                return (Err(error), None, Some("refused: not a regular file".into()));
+            }
             code => code.parse::<i32>().ok(),
         };
         let stderr_text = String::from_utf8_lossy(stderr).trim().to_string();
@@ -434,6 +448,11 @@ impl SshTransport {
                 Ok(OpOutput::Run(CommandOutput { status, stdout: stdout.to_vec(), stderr: stderr.to_vec() }))
             }
             Op::ReadFile { path } => match status {
+                // The file grew after the size check, or it could not be
+                // checked as the login user (read with sudo).
+                Some(0) if stdout.len() as u64 > MAX_CONFIG_FILE_BYTES => {
+                    Err(TransportError::TooLarge { path: path.clone(), limit: MAX_CONFIG_FILE_BYTES })
+                }
                 Some(0) => Ok(OpOutput::File(Some(stdout.to_vec()))),
                 _ => file_error(path, &stderr_text).map(|()| OpOutput::File(None)),
             },
@@ -556,9 +575,36 @@ fn first_line(text: &str) -> &str {
     text.lines().next().unwrap_or_default().trim()
 }
 
+/// The path a request reads, for messages.
+fn program_path(request: &Request) -> String {
+    match &request.op {
+        Op::ReadFile { path } | Op::Stat { path } | Op::ListDir { path } | Op::Walk { path, .. } => path.clone(),
+        Op::Run { program, .. } => program.clone(),
+    }
+}
+
+/// What a `find -printf %y` type letter is, for messages.
+fn remote_kind(letter: &str) -> &'static str {
+    match letter {
+        "d" => "directory",
+        "p" => "FIFO",
+        "c" => "character device",
+        "b" => "block device",
+        "s" => "socket",
+        _ => "special file",
+    }
+}
+
 /// The shell lines of one request: markers on both streams, the existence
 /// check, the command, its status.
-fn op_script(index: usize, program: &str, line: &str, sudo: bool) -> String {
+///
+/// A read (`read_path`) is guarded on the host first: `find -L` (the login
+/// user's view, metadata only) must see a regular file of at most
+/// [`MAX_CONFIG_FILE_BYTES`], else the exit word is `notreg-<type letter>`
+/// or `big` and nothing is opened, so a FIFO or `/dev/zero` never blocks
+/// the batch. A path the login user cannot see (or a dangling link) is
+/// left to the command, which says why (with sudo, it may read it).
+fn op_script(index: usize, program: &str, line: &str, sudo: bool, read_path: Option<&str>) -> String {
     let quoted_program = command_line(program, &[]);
     let run = if sudo {
         format!(
@@ -567,6 +613,20 @@ fn op_script(index: usize, program: &str, line: &str, sudo: bool) -> String {
         )
     } else {
         format!("if command -v {quoted_program} >/dev/null 2>&1; then {line} </dev/null; s=$?; else s=nf; fi")
+    };
+    let run = match read_path {
+        Some(path) => {
+            let quoted_path = command_line(path, &[]);
+            format!(
+                "g=$(find -L {quoted_path} -maxdepth 0 -printf '%y %s' </dev/null 2>/dev/null)\n\
+                 case \"$g\" in\n\
+                 'f '*) if [ \"${{g#f }}\" -gt {MAX_CONFIG_FILE_BYTES} ]; then s=big; else {run}; fi;;\n\
+                 ''|'l '*) {run};;\n\
+                 *) s=\"notreg-${{g%% *}}\";;\n\
+                 esac"
+            )
+        }
+        None => run,
     };
     format!(
         "printf '\\n%s B {index}\\n' \"$M\"; printf '\\n%s B {index}\\n' \"$M\" >&2\n{run}\n\
@@ -889,12 +949,42 @@ mod tests {
 
     #[test]
     fn the_script_frames_each_command_and_quotes_it() {
-        let script = op_script(3, "/usr/sbin/sshd", "/usr/sbin/sshd -T", true);
+        let script = op_script(3, "/usr/sbin/sshd", "/usr/sbin/sshd -T", true, None);
         assert!(script.contains("command -v sudo"), "{script}");
         assert!(script.contains("sudo -n -- /usr/sbin/sshd -T </dev/null"), "{script}");
         assert!(script.contains("%s E 3 %s"), "{script}");
-        let script = op_script(0, "cat", "cat '/etc/it'\\''s'", false);
+        let script = op_script(0, "cat", "cat '/etc/it'\\''s'", false, Some("/etc/it's"));
         assert!(script.contains("then cat '/etc/it'\\''s' </dev/null; s=$?; else s=nf; fi"), "{script}");
+        assert!(script.contains("find -L '/etc/it'\\''s' -maxdepth 0"), "{script}");
+    }
+
+    #[test]
+    fn a_read_guard_refuses_fifos_devices_and_big_files_on_the_host() {
+        // The guard is plain sh: run it here as the host would.
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("login.defs");
+        assert!(Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+        let zero = dir.path().join("limits.conf");
+        std::os::unix::fs::symlink("/dev/zero", &zero).unwrap();
+        let big = dir.path().join("big.conf");
+        File::create(&big).unwrap().set_len(MAX_CONFIG_FILE_BYTES + 1).unwrap();
+        let plain = dir.path().join("plain.conf");
+        std::fs::write(&plain, "x\n").unwrap();
+        let word = |path: &std::path::Path| {
+            let path = path.to_str().unwrap();
+            let line = command_line("cat", &[path]);
+            let script = format!("M=m\n{}", op_script(0, "cat", &line, false, Some(path)));
+            let output = Command::new("sh").arg("-c").arg(&script).output().unwrap();
+            let found = sections(&output.stdout, "m");
+            let (content, word) = found[&0].clone();
+            (String::from_utf8_lossy(&content).into_owned(), word)
+        };
+        assert_eq!(word(&fifo).1, "notreg-p");
+        assert_eq!(word(&zero).1, "notreg-c");
+        assert_eq!(word(dir.path()).1, "notreg-d");
+        assert_eq!(word(&big).1, "big");
+        assert_eq!(word(&plain), ("x\n".to_string(), "0".to_string()));
+        assert_eq!(word(&dir.path().join("missing")).1, "1");
     }
 
     #[test]
