@@ -11,4 +11,5 @@ mod pci;
 mod reports;
 mod ssh;
 mod support;
+mod verify_hostile;
 mod waivers;
