@@ -27,7 +27,9 @@ pub fn run(settings: &AuditSettings) -> Result<u8, Fatal> {
     let started_at = Utc::now();
     let mut progress = Progress::new(settings.progress_bar, settings.quiet);
     let mut phase = PhaseTimer::new(settings.timings);
-    let tera = report::templates(settings.templates.as_deref()).map_err(|e| Fatal::Setup(e.to_string()))?;
+    let template_texts =
+        report::template_texts(settings.templates.as_deref()).map_err(|e| Fatal::Setup(e.to_string()))?;
+    let tera = report::templates_from(&template_texts).map_err(|e| Fatal::Setup(e.to_string()))?;
 
     let catalog = Catalog::load(&settings.content_dirs).map_err(|e| Fatal::Setup(e.to_string()))?;
     for problem in &catalog.problems {
@@ -189,6 +191,7 @@ pub fn run(settings: &AuditSettings) -> Result<u8, Fatal> {
         },
         fail_on: settings.fail_on_label(),
         exit_code,
+        history_failed: false,
     };
     let mut report = report::build(&catalog, &plan, &results, &targets, info);
     report::attach_connections(&mut report, &connections);
@@ -203,6 +206,7 @@ pub fn run(settings: &AuditSettings) -> Result<u8, Fatal> {
     }
     if history.failed {
         report.run.exit_code = 2;
+        report.run.history_failed = true;
     }
     phase.done("record the run in the history");
     crate::pack::clear_previous(&settings.out).map_err(|e| Fatal::Output(format!("evidence pack: {e}")))?;
@@ -216,6 +220,7 @@ pub fn run(settings: &AuditSettings) -> Result<u8, Fatal> {
         waivers_text: results.waivers.text.as_deref(),
         limits: &settings.limits,
         signing_key: settings.signing_key.as_deref(),
+        templates: &template_texts,
     };
     crate::pack::write(&settings.out, &pack).map_err(|e| Fatal::Output(format!("evidence pack: {e}")))?;
     progress.log(&format!(

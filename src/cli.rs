@@ -49,9 +49,41 @@ pub struct VerifyArgs {
     /// The pack: an audit's --out folder, or the archive written with --pack.
     #[arg(value_name = "PACK")]
     pub pack: PathBuf,
-    /// Require the manifest to be signed by this public key (PEM).
+    /// Require the manifest to be signed by this public key (PEM): the pinned
+    /// key, obtained from the signer by a channel you trust. Without it the
+    /// pack's origin is not proven and verify fails, unless --allow-unpinned.
     #[arg(long, value_name = "FILE")]
     pub public_key: Option<PathBuf>,
+    /// Accept a pack whose origin is not proven (unsigned, or signed by a key
+    /// not pinned with --public-key): integrity against the manifest only.
+    #[arg(long)]
+    pub allow_unpinned: bool,
+    /// The most an archive may unpack to and the largest pack file read, in
+    /// bytes or with a unit (KiB, MiB, GiB); default 1GiB.
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub max_pack_size: Option<u64>,
+}
+
+/// A size in bytes: a number, optionally with a unit (B, KiB, MiB, GiB, KB, MB, GB).
+fn parse_size(raw: &str) -> Result<u64, String> {
+    let raw = raw.trim();
+    let split = raw.find(|c: char| !c.is_ascii_digit()).unwrap_or(raw.len());
+    let (number, unit) = raw.split_at(split);
+    let number: u64 = number.parse().map_err(|_| format!("'{raw}': expected a number of bytes, e.g. 512MiB"))?;
+    let scale: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kib" => 1 << 10,
+        "m" | "mib" => 1 << 20,
+        "g" | "gib" => 1 << 30,
+        "kb" => 1_000,
+        "mb" => 1_000_000,
+        "gb" => 1_000_000_000,
+        other => return Err(format!("'{raw}': unknown unit '{other}' (B, KiB, MiB, GiB, KB, MB, GB)")),
+    };
+    match number.checked_mul(scale) {
+        Some(0) | None => Err(format!("'{raw}': expected a size between 1 byte and 16 EiB")),
+        Some(bytes) => Ok(bytes),
+    }
 }
 
 #[derive(Debug, Args, Clone, Default)]

@@ -5,7 +5,7 @@ use std::fmt;
 /// One problem found while loading or validating content.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct CatalogError {
-    /// The content file, as a display path (`benchmarks/checks/linux/...` or `builtin:...`).
+    /// The content file, as a display path below its content root (`checks/linux/...`, `cis-debian-linux-12.toml`).
     pub path: String,
     pub line: Option<usize>,
     pub column: Option<usize>,

@@ -25,7 +25,8 @@ use crate::facts::FactKey;
 
 static BUILTIN: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/benchmarks");
 
-/// One content file: where it is shown as coming from, and its text.
+/// One content file: where it is shown as coming from (its path below its
+/// content root, whichever root), and its text.
 #[derive(Debug, Clone)]
 struct ContentFile {
     display_path: String,
@@ -221,7 +222,7 @@ fn collect_builtin(dir: &Dir<'static>, files: &mut BTreeMap<String, ContentFile>
     for file in dir.files() {
         let relative = file.path().to_string_lossy().replace('\\', "/");
         let text = String::from_utf8_lossy(file.contents()).into_owned();
-        files.insert(relative.clone(), ContentFile { display_path: format!("benchmarks/{relative}"), text });
+        files.insert(relative.clone(), ContentFile { display_path: relative.clone(), text });
     }
     for sub in dir.dirs() {
         collect_builtin(sub, files);
@@ -314,7 +315,10 @@ fn dir_files(root: &Path) -> Result<BTreeMap<String, ContentFile>, CatalogError>
             let bytes = crate::regular_file::read(&path, MAX_CONTENT_FILE_BYTES)
                 .map_err(|err| problem(format!("cannot read file: {err}")))?;
             let text = String::from_utf8(bytes).map_err(|_| problem("cannot read file: not UTF-8 text".to_owned()))?;
-            files.insert(relative, ContentFile { display_path: path.display().to_string(), text });
+            // Shown by its path below the content root, as for the built-in
+            // content: a message or report names the same file on every
+            // machine, so a pack's findings re-derive byte for byte.
+            files.insert(relative.clone(), ContentFile { display_path: relative, text });
         }
     }
     Ok(files)

@@ -27,13 +27,20 @@ fn public_key_path(private: &std::path::Path) -> PathBuf {
     PathBuf::from(name)
 }
 
-/// `posture verify PACK [--public-key FILE]`.
+/// `posture verify PACK [--public-key FILE] [--allow-unpinned] [--max-pack-size SIZE]`.
 pub fn verify(args: &VerifyArgs) -> Result<(String, u8), Fatal> {
-    let verification =
-        super::verify::verify(&args.pack, args.public_key.as_deref()).map_err(|e| Fatal::Setup(e.to_string()))?;
+    let options = super::verify::VerifyOptions {
+        public_key: args.public_key.clone(),
+        allow_unpinned: args.allow_unpinned,
+        max_bytes: args.max_pack_size,
+    };
+    let verification = super::verify::verify(&args.pack, &options).map_err(|e| Fatal::Setup(e.to_string()))?;
     let mut out = String::new();
     for line in &verification.confirmed {
         out.push_str(&format!("ok: {line}\n"));
+    }
+    for line in &verification.notes {
+        out.push_str(&format!("note: {line}\n"));
     }
     for line in &verification.problems {
         out.push_str(&format!("FAILED: {line}\n"));

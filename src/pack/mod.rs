@@ -7,13 +7,15 @@
 //! Layout (every path relative, so a pack verifies on any machine):
 //! `report.json` (+ the other report formats), `facts.json` (a fact bundle),
 //! `content/<path below the content root>` (benchmarks, checks, preludes),
-//! `waivers.toml` (when waivers were used), `manifest.json`, `manifest.sig`.
+//! `waivers.toml` (when waivers were used), `templates/<name>` (the templates
+//! the reports were rendered with), `manifest.json`, `manifest.sig`.
 
 pub mod commands;
 pub mod keys;
 pub mod verify;
 
 use std::collections::BTreeMap;
+use std::io::Read;
 use std::path::{Component, Path, PathBuf};
 
 use chrono::{DateTime, Utc};
@@ -32,6 +34,7 @@ pub const FACTS: &str = "facts.json";
 pub const REPORT: &str = "report.json";
 pub const WAIVERS: &str = "waivers.toml";
 pub const CONTENT_DIR: &str = "content";
+pub const TEMPLATES_DIR: &str = "templates";
 pub const MANIFEST_VERSION: u32 = 1;
 
 /// What a pack holds and how to re-derive it.
@@ -96,6 +99,8 @@ pub struct PackInput<'a> {
     pub limits: &'a Limits,
     /// The signing key file (`--sign`).
     pub signing_key: Option<&'a Path>,
+    /// The templates the reports were rendered with, by name (see `report::template_texts`).
+    pub templates: &'a [(String, String)],
 }
 
 /// Completes the reports in `dir` into a pack: facts, content, waivers,
@@ -115,6 +120,7 @@ pub fn write(dir: &Path, input: &PackInput<'_>) -> Result<Manifest, PackError> {
     if let Some(text) = input.waivers_text {
         write_file(&dir.join(WAIVERS), text.as_bytes())?;
     }
+    write_templates(dir, input.templates)?;
 
     let mut manifest = Manifest {
         manifest_version: MANIFEST_VERSION,
@@ -138,6 +144,14 @@ pub fn write(dir: &Path, input: &PackInput<'_>) -> Result<Manifest, PackError> {
         write_file(&dir.join(SIGNATURE), &keys::sign(key, text.as_bytes()))?;
     }
     Ok(manifest)
+}
+
+/// The templates under `templates/`, so `verify` re-renders each report as the run did.
+fn write_templates(dir: &Path, templates: &[(String, String)]) -> Result<(), PackError> {
+    for (name, text) in templates {
+        write_file(&dir.join(TEMPLATES_DIR).join(safe_relative(name)?), text.as_bytes())?;
+    }
+    Ok(())
 }
 
 fn pack_target(target: &TargetFacts) -> PackTarget {
@@ -262,34 +276,70 @@ pub fn archive(dir: &Path, archive_path: &Path) -> Result<(), PackError> {
     std::fs::rename(&temporary, archive_path).map_err(|err| io_error(archive_path, err))
 }
 
+/// How much an archive may unpack to: a pack read from an untrusted source
+/// must not fill the disk or the memory of the machine verifying it.
+#[derive(Debug, Clone, Copy)]
+pub struct UnpackLimits {
+    /// Bytes of all files together (and of any one file).
+    pub total_bytes: u64,
+    /// Number of entries.
+    pub entries: u64,
+}
+
 /// Unpacks an archive written by [`archive`] into `into`, refusing entries
-/// that are not plain files at relative paths.
-pub fn unpack(archive_path: &Path, into: &Path) -> Result<(), PackError> {
+/// that are not plain files at relative paths and stopping as soon as the
+/// archive would unpack to more than `limits` (whatever its headers claim:
+/// the bytes written are counted).
+pub fn unpack(archive_path: &Path, into: &Path, limits: UnpackLimits) -> Result<(), PackError> {
+    let refuse = |message: String| PackError::Format { path: archive_path.display().to_string(), message };
     let file = std::fs::File::open(archive_path).map_err(|err| io_error(archive_path, err))?;
     let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(file));
     let entries = archive.entries().map_err(|err| io_error(archive_path, err))?;
+    let (mut written, mut count) = (0u64, 0u64);
     for entry in entries {
         let mut entry = entry.map_err(|err| io_error(archive_path, err))?;
+        count += 1;
+        if count > limits.entries {
+            return Err(refuse(format!("more than {} entries: refused (not unpacked further)", limits.entries)));
+        }
         let name = entry.path().map_err(|err| io_error(archive_path, err))?.to_string_lossy().into_owned();
         let kind = entry.header().entry_type();
         if kind.is_dir() {
             continue;
         }
         if !kind.is_file() {
-            return Err(PackError::Format {
-                path: archive_path.display().to_string(),
-                message: format!("entry '{name}' is not a regular file"),
-            });
+            return Err(refuse(format!("entry '{name}' is not a regular file")));
         }
-        let relative = safe_relative(&name).map_err(|_| PackError::Format {
-            path: archive_path.display().to_string(),
-            message: format!("entry '{name}' is not a relative path inside the pack"),
-        })?;
+        let relative = safe_relative(&name)
+            .map_err(|_| refuse(format!("entry '{name}' is not a relative path inside the pack")))?;
+        let remaining = limits.total_bytes.saturating_sub(written);
+        let claimed = entry.header().size().unwrap_or(u64::MAX);
+        if claimed > remaining {
+            return Err(too_big(archive_path, &name, limits));
+        }
         let target = into.join(relative);
         if let Some(parent) = target.parent() {
             std::fs::create_dir_all(parent).map_err(|err| io_error(parent, err))?;
         }
-        entry.unpack(&target).map_err(|err| io_error(&target, err))?;
+        let mut out = std::fs::File::create_new(&target).map_err(|err| io_error(&target, err))?;
+        // Never more than what is left of the budget, plus one byte to tell.
+        let copied = std::io::copy(&mut (&mut entry).take(remaining.saturating_add(1)), &mut out)
+            .map_err(|err| io_error(&target, err))?;
+        if copied > remaining {
+            return Err(too_big(archive_path, &name, limits));
+        }
+        written += copied;
     }
     Ok(())
+}
+
+fn too_big(archive_path: &Path, name: &str, limits: UnpackLimits) -> PackError {
+    PackError::Format {
+        path: archive_path.display().to_string(),
+        message: format!(
+            "unpacks to more than {} bytes (at entry '{name}'): refused, nothing kept (raise --max-pack-size for a \
+             pack this large that you trust)",
+            limits.total_bytes
+        ),
+    }
 }

@@ -40,6 +40,8 @@ pub struct RunInfo {
     pub selection: Selection,
     pub fail_on: String,
     pub exit_code: u8,
+    /// Whether recording the run in the history failed (which makes the exit code 2).
+    pub history_failed: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -264,6 +266,7 @@ pub fn build(
             selection: info.selection,
             fail_on: info.fail_on,
             exit_code: info.exit_code,
+            history_failed: info.history_failed,
         },
         targets: report_targets,
         summary: summary(&results.control_counts, &results.finding_counts),
@@ -321,14 +324,30 @@ pub fn attach_connections(report: &mut Report, connections: &[(String, crate::ta
 
 /// The Tera templates: built-in, each replaced by a file of the same name in `dir`.
 pub fn templates(dir: Option<&Path>) -> Result<tera::Tera, ReportError> {
-    let mut tera = tera::Tera::default();
+    templates_from(&template_texts(dir)?)
+}
+
+/// The text of each template a run renders with, by template name: built-in,
+/// or the file of the same name in `dir`. An evidence pack keeps these, so
+/// `verify` re-renders every report with the templates the run used.
+pub fn template_texts(dir: Option<&Path>) -> Result<Vec<(String, String)>, ReportError> {
+    let mut texts = Vec::new();
     for (name, builtin) in BUILTIN_TEMPLATES {
         let text = match dir {
             // lstat, so a dangling link is refused rather than silently replaced by the built-in template.
             Some(dir) if dir.join(name).symlink_metadata().is_ok() => read_template(dir, &dir.join(name))?,
             _ => builtin.to_owned(),
         };
-        tera.add_raw_template(name, &text).map_err(|err| template_error(name, &err))?;
+        texts.push((name.to_owned(), text));
+    }
+    Ok(texts)
+}
+
+/// The Tera templates of the given texts (see [`template_texts`]).
+pub fn templates_from(texts: &[(String, String)]) -> Result<tera::Tera, ReportError> {
+    let mut tera = tera::Tera::default();
+    for (name, text) in texts {
+        tera.add_raw_template(name, text).map_err(|err| template_error(name, &err))?;
     }
     tera.register_filter("without_fences", without_fences);
     Ok(tera)
@@ -354,6 +373,9 @@ fn read_template(dir: &Path, path: &Path) -> Result<String, ReportError> {
     }
     std::fs::read_to_string(&target).map_err(io_error)
 }
+
+/// The names of the templates, which are also the names of the reports they render.
+pub const TEMPLATE_NAMES: [&str; 3] = [HTML_TEMPLATE, JUNIT_TEMPLATE, MARKDOWN_TEMPLATE];
 
 /// Drops Markdown code-fence lines (```sh) from text shown preformatted.
 fn without_fences(

@@ -97,7 +97,14 @@ pub struct Run {
     pub selection: Selection,
     /// The severity at or above which a failure makes the exit code 1 (`none`: never).
     pub fail_on: String,
+    /// 0 clean, 1 a failure at or above `fail_on`, 2 something could not be
+    /// evaluated (an error finding, a content problem, or the history append failed).
     pub exit_code: u8,
+    /// Whether recording this run in the history failed (exit code 2): the
+    /// one input of the exit code that is neither a finding nor a content
+    /// problem, recorded so that `verify` re-derives the exit code.
+    #[serde(default)]
+    pub history_failed: bool,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]

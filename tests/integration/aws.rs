@@ -1215,7 +1215,7 @@ fn audit_of_a_seeded_account_in_the_emulator() {
     }
 
     // The run's evidence pack re-derives every verdict from the recorded facts.
-    let verified = posture_aws(dir.path(), home.path(), &[], &["verify", "report"]);
+    let verified = posture_aws(dir.path(), home.path(), &[], &["verify", "report", "--allow-unpinned"]);
     let verify_out = support::stdout(&verified) + support::stderr(&verified).as_str();
     assert_eq!(verified.status.code(), Some(0), "{verify_out}");
     assert!(verify_out.contains("re-derived"), "{verify_out}");

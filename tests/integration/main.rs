@@ -12,4 +12,5 @@ mod reports;
 mod secrets;
 mod ssh;
 mod support;
+mod verify_hostile;
 mod waivers;

@@ -85,8 +85,9 @@ fn a_signed_pack_verifies_anywhere_and_as_an_archive() {
     std::fs::copy(work.path().join("key.pem.pub"), elsewhere.path().join("auditor.pub")).expect("key");
     let (code, out) = verify(elsewhere.path(), &["evidence-2026", "--public-key", "auditor.pub"]);
     assert_eq!(code, 0, "{out}");
-    assert!(out.contains("control verdicts and") && out.contains("re-derived"), "{out}");
-    assert!(out.contains("is signed by ed25519:"), "{out}");
+    assert!(out.contains("control verdicts, ") && out.contains("re-derived field by field"), "{out}");
+    assert!(out.contains("is signed by the pinned key ed25519:"), "{out}");
+    assert!(out.contains("byte for byte"), "the rendered reports re-render: {out}");
 
     let (code, out) = verify(work.path(), &["pack.tar.gz", "--public-key", "key.pem.pub"]);
     assert_eq!(code, 0, "the archive verifies: {out}");
@@ -183,7 +184,7 @@ fn verify_names_every_kind_of_tampering() {
     let (code, out) = verify(work.path(), &[copy.to_str().expect("utf-8")]);
     assert_eq!(code, 1, "{out}");
     assert!(
-        out.contains(&format!("FAILED: control {id}: the report says pass, the recorded facts give fail")),
+        out.contains(&format!("controls[{id}].status: the report says \"pass\", the recorded facts give \"fail\"")),
         "{out}"
     );
     assert!(out.contains("files match the manifest"), "the hashes themselves match: {out}");
