@@ -40,7 +40,7 @@ pub struct Rule {
 /// holding a secret.
 const CREDENTIAL_WORDS: &str = "password|passwd|passphrase|passwort|pass|pwd|pw|secret|client_secret|token|\
     auth_token|access_token|refresh_token|api_key|apikey|api-key|access_key|accesskey|secret_key|secretkey|\
-    private_key|privatekey|auth_key|authkey|key|psk|credentials?|bindpw|rootpw|requirepass|masterauth|\
+    private_key|privatekey|auth_key|authkey|authtok|key|psk|credentials?|bindpw|rootpw|requirepass|masterauth|\
     masterpass|secret_access_key|session_token";
 
 /// The rules, most specific first: a value already redacted by an earlier rule is left alone by later ones.
@@ -191,7 +191,7 @@ pub static RULES: &[Rule] = &[
                   `api_key=`, `key=`, `bindpw=` ... (also `db_password`, `smtp.password`) with `=` or `:`, \
                   quoted or not, as in PAM module arguments or rsyslog `action(... pwd=\"...\")`",
         why: "a password, key or token written into configuration",
-        pattern: r#"(?i)(?:^|[^A-Za-z0-9_.-])(?:[A-Za-z0-9]+[_.-])*(?:password|passwd|passphrase|passwort|pass|pwd|pw|secret|token|apikey|api-key|accesskey|secretkey|privatekey|authkey|key|psk|credentials?|bindpw|rootpw|requirepass|masterauth|masterpass)["']?\s*[=:]\s*(?P<value>"[^"]*"|'[^']*'|[^\s,;)"']+)"#,
+        pattern: r#"(?i)(?:^|[^A-Za-z0-9_.-])(?:[A-Za-z0-9]+[_.-])*(?:password|passwd|passphrase|passwort|pass|pwd|pw|secret|token|apikey|api-key|accesskey|secretkey|privatekey|authkey|authtok|key|psk|credentials?|bindpw|rootpw|requirepass|masterauth|masterpass)["']?\s*[=:]\s*(?P<value>"[^"]*"|'[^']*'|[^\s,;)"']+)"#,
         refuses_text: false,
         spans_lines: false,
         accept: is_credential_value,
@@ -568,6 +568,9 @@ mod tests {
             ("key=Radius8", "Radius8"),
             ("bindpw=Ldap9", "Ldap9"),
             ("PWD=Upper10", "Upper10"),
+            ("ldap_default_authtok = Sssd11", "Sssd11"),
+            ("PrivateKey = yAnz5TF+lXXJte14tji3zlMNq+hd2rYUIgJBgB3fBmk=", "yAnz5TF+lXXJte14tji3zlMNq"),
+            ("psk=WifiPsk12", "WifiPsk12"),
         ] {
             assert_redacted("credential-assignment", text, secret);
         }
@@ -583,6 +586,7 @@ mod tests {
             "key=/etc/pki/tls/private/server.key",
             "password=",
             "keyboard=us",
+            "ldap_default_authtok_type = password",
         ] {
             assert_kept(kept);
         }
