@@ -15,6 +15,8 @@ use std::sync::OnceLock;
 use regex::{Captures, Regex};
 use serde_json::Value;
 
+use super::{Fact, FactValue};
+
 /// One format of secret.
 #[derive(Debug)]
 pub struct Rule {
@@ -341,6 +343,23 @@ pub fn redact_setting<'v>(name: &str, value: &'v str) -> Cow<'v, str> {
     }
 }
 
+/// `fact` with the redaction every host fact gets where it is made ([`redact_value`] of its value,
+/// [`redact_text`] of an unavailable reason); facts of other providers are returned as they are.
+pub fn redact_host_fact(mut fact: Fact) -> Fact {
+    if !fact.key.as_str().starts_with("host.") {
+        return fact;
+    }
+    match &mut fact.value {
+        FactValue::Available { value } => redact_value(value),
+        FactValue::Unavailable { reason } => {
+            if let Cow::Owned(redacted) = redact_text(reason) {
+                *reason = redacted;
+            }
+        }
+    }
+    fact
+}
+
 /// The first rule that marks `text` as a secret as a whole (private key, password hash), if any.
 pub fn refusing_rule(text: &str) -> Option<&'static Rule> {
     RULES.iter().zip(compiled()).find_map(|(rule, regex)| match regex {
@@ -638,6 +657,26 @@ mod tests {
         let again = value.clone();
         redact_value(&mut value);
         assert_eq!(value, again, "redaction is idempotent");
+    }
+
+    #[test]
+    fn host_facts_of_a_bundle_are_redacted_and_others_kept() {
+        let source = crate::facts::FactSource::File { path: "/etc/pam.d/x".into() };
+        let pam =
+            Fact::available(crate::facts::FactKey::new("host.pam"), json!({ "x": ["passwd=Pw1"] }), source.clone());
+        let redacted = redact_host_fact(pam);
+        assert_eq!(
+            redacted.value,
+            FactValue::Available { value: json!({ "x": ["passwd=<redacted:credential-assignment>"] }) }
+        );
+        let reason =
+            Fact::unavailable(crate::facts::FactKey::new("host.sshd"), "sshd: bad line token=Tok2", source.clone());
+        assert_eq!(
+            redact_host_fact(reason).unavailable_reason(),
+            Some("sshd: bad line token=<redacted:credential-assignment>")
+        );
+        let aws = Fact::available(crate::facts::FactKey::new("aws.iam.users"), json!(["password=kept"]), source);
+        assert_eq!(redact_host_fact(aws.clone()), aws);
     }
 
     #[test]
