@@ -6,7 +6,7 @@ use std::path::Path;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::{Fact, FactStore};
+use super::{redact, Fact, FactStore};
 use crate::evaluate::TargetFacts;
 
 pub const BUNDLE_VERSION: u32 = 1;
@@ -131,7 +131,9 @@ impl Bundle {
             .map(|t| TargetFacts {
                 name: t.name,
                 provider: t.provider,
-                facts: t.facts.into_iter().collect::<FactStore>(),
+                // A bundle recorded by an older posture, or written by hand, may hold secrets that host
+                // facts made now never do: they get the same redaction, so none reaches a report.
+                facts: t.facts.into_iter().map(redact::redact_host_fact).collect::<FactStore>(),
             })
             .collect()
     }

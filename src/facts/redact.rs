@@ -15,6 +15,8 @@ use std::sync::OnceLock;
 use regex::{Captures, Regex};
 use serde_json::Value;
 
+use super::{Fact, FactValue};
+
 /// One format of secret.
 #[derive(Debug)]
 pub struct Rule {
@@ -40,7 +42,7 @@ pub struct Rule {
 /// holding a secret.
 const CREDENTIAL_WORDS: &str = "password|passwd|passphrase|passwort|pass|pwd|pw|secret|client_secret|token|\
     auth_token|access_token|refresh_token|api_key|apikey|api-key|access_key|accesskey|secret_key|secretkey|\
-    private_key|privatekey|auth_key|authkey|key|psk|credentials?|bindpw|rootpw|requirepass|masterauth|\
+    private_key|privatekey|auth_key|authkey|authtok|key|psk|credentials?|bindpw|rootpw|requirepass|masterauth|\
     masterpass|secret_access_key|session_token";
 
 /// The rules, most specific first: a value already redacted by an earlier rule is left alone by later ones.
@@ -191,7 +193,7 @@ pub static RULES: &[Rule] = &[
                   `api_key=`, `key=`, `bindpw=` ... (also `db_password`, `smtp.password`) with `=` or `:`, \
                   quoted or not, as in PAM module arguments or rsyslog `action(... pwd=\"...\")`",
         why: "a password, key or token written into configuration",
-        pattern: r#"(?i)(?:^|[^A-Za-z0-9_.-])(?:[A-Za-z0-9]+[_.-])*(?:password|passwd|passphrase|passwort|pass|pwd|pw|secret|token|apikey|api-key|accesskey|secretkey|privatekey|authkey|key|psk|credentials?|bindpw|rootpw|requirepass|masterauth|masterpass)["']?\s*[=:]\s*(?P<value>"[^"]*"|'[^']*'|[^\s,;)"']+)"#,
+        pattern: r#"(?i)(?:^|[^A-Za-z0-9_.-])(?:[A-Za-z0-9]+[_.-])*(?:password|passwd|passphrase|passwort|pass|pwd|pw|secret|token|apikey|api-key|accesskey|secretkey|privatekey|authkey|authtok|key|psk|credentials?|bindpw|rootpw|requirepass|masterauth|masterpass)["']?\s*[=:]\s*(?P<value>"[^"]*"|'[^']*'|[^\s,;)"']+)"#,
         refuses_text: false,
         spans_lines: false,
         accept: is_credential_value,
@@ -339,6 +341,23 @@ pub fn redact_setting<'v>(name: &str, value: &'v str) -> Cow<'v, str> {
     } else {
         redact_text(value)
     }
+}
+
+/// `fact` with the redaction every host fact gets where it is made ([`redact_value`] of its value,
+/// [`redact_text`] of an unavailable reason); facts of other providers are returned as they are.
+pub fn redact_host_fact(mut fact: Fact) -> Fact {
+    if !fact.key.as_str().starts_with("host.") {
+        return fact;
+    }
+    match &mut fact.value {
+        FactValue::Available { value } => redact_value(value),
+        FactValue::Unavailable { reason } => {
+            if let Cow::Owned(redacted) = redact_text(reason) {
+                *reason = redacted;
+            }
+        }
+    }
+    fact
 }
 
 /// The first rule that marks `text` as a secret as a whole (private key, password hash), if any.
@@ -568,6 +587,9 @@ mod tests {
             ("key=Radius8", "Radius8"),
             ("bindpw=Ldap9", "Ldap9"),
             ("PWD=Upper10", "Upper10"),
+            ("ldap_default_authtok = Sssd11", "Sssd11"),
+            ("PrivateKey = yAnz5TF+lXXJte14tji3zlMNq+hd2rYUIgJBgB3fBmk=", "yAnz5TF+lXXJte14tji3zlMNq"),
+            ("psk=WifiPsk12", "WifiPsk12"),
         ] {
             assert_redacted("credential-assignment", text, secret);
         }
@@ -583,6 +605,7 @@ mod tests {
             "key=/etc/pki/tls/private/server.key",
             "password=",
             "keyboard=us",
+            "ldap_default_authtok_type = password",
         ] {
             assert_kept(kept);
         }
@@ -634,6 +657,26 @@ mod tests {
         let again = value.clone();
         redact_value(&mut value);
         assert_eq!(value, again, "redaction is idempotent");
+    }
+
+    #[test]
+    fn host_facts_of_a_bundle_are_redacted_and_others_kept() {
+        let source = crate::facts::FactSource::File { path: "/etc/pam.d/x".into() };
+        let pam =
+            Fact::available(crate::facts::FactKey::new("host.pam"), json!({ "x": ["passwd=Pw1"] }), source.clone());
+        let redacted = redact_host_fact(pam);
+        assert_eq!(
+            redacted.value,
+            FactValue::Available { value: json!({ "x": ["passwd=<redacted:credential-assignment>"] }) }
+        );
+        let reason =
+            Fact::unavailable(crate::facts::FactKey::new("host.sshd"), "sshd: bad line token=Tok2", source.clone());
+        assert_eq!(
+            redact_host_fact(reason).unavailable_reason(),
+            Some("sshd: bad line token=<redacted:credential-assignment>")
+        );
+        let aws = Fact::available(crate::facts::FactKey::new("aws.iam.users"), json!(["password=kept"]), source);
+        assert_eq!(redact_host_fact(aws.clone()), aws);
     }
 
     #[test]

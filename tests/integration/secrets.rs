@@ -448,3 +448,35 @@ fn a_content_file_that_links_out_of_its_folder_is_refused() {
         }
     }
 }
+
+/// A bundle recorded by an older posture, or written by hand, gets the redaction collected host facts get.
+#[test]
+fn secrets_in_a_replayed_fact_bundle_are_redacted_too() {
+    let mut bundle = read_json(&support::sample_bundle());
+    let facts = bundle["targets"][0]["facts"].as_array_mut().expect("facts");
+    let pam = facts.iter_mut().find(|fact| fact["key"] == "host.pam").expect("host.pam in the sample");
+    pam["value"]["posture-mysql"] = serde_json::json!([{
+        "type": "auth", "control": "sufficient", "module": "pam_mysql.so",
+        "args": ["user=pam", "passwd=BundlePamSecret24", "host=db"], "line": 1
+    }]);
+    let work = scratch(&[("old-bundle.json", &bundle.to_string())]);
+    let output =
+        posture(work.path(), &["audit", "--facts", "old-bundle.json", "--out", "out", "--pack", "pack.tar.gz"]);
+    assert!(matches!(output.status.code(), Some(0..=2)), "{}", stderr(&output));
+    let mut outputs = texts_under(&work.path().join("out"));
+    unpack(&work.path().join("pack.tar.gz"), &work.path().join("unpacked"));
+    outputs.extend(texts_under(&work.path().join("unpacked")));
+    for (path, text) in &outputs {
+        assert!(!text.contains("BundlePamSecret24"), "the bundle's password reached {}", path.display());
+    }
+    let written = std::fs::read_to_string(work.path().join("out/facts.json")).expect("facts.json");
+    assert!(written.contains("passwd=<redacted:credential-assignment>"), "the setting is kept, its value redacted");
+    let verified = posture(work.path(), &["verify", "pack.tar.gz", "--allow-unpinned"]);
+    let verified_plain = posture(work.path(), &["verify", "pack.tar.gz"]);
+    assert!(
+        verified.status.code() == Some(0) || verified_plain.status.code() == Some(0),
+        "the pack of a redacted bundle verifies: {} {}",
+        stderr(&verified),
+        stderr(&verified_plain)
+    );
+}

@@ -65,11 +65,24 @@ pub(super) fn collect_text(probe: &mut Probe<'_>, path: &str) -> Collected {
 
 /// Files whose content is secret: password hashes (`/etc/shadow*`,
 /// `/etc/gshadow*`, `/etc/security/opasswd*`, GRUB's `grub.cfg`/`user.cfg`),
-/// private keys (`/etc/ssh/*_key`, `/etc/ssl/private/`, `/etc/krb5.keytab`)
+/// private keys (`/etc/ssh/*_key`, `/etc/ssl/private/`, `/etc/pki/tls/private/`,
+/// `/etc/ipsec.d/private/`, `/etc/letsencrypt/keys|archive/`, `/etc/wireguard/`,
+/// `/etc/krb5.keytab`), files that are passwords in plain text (`*.secret`,
+/// `*.secrets` such as `/etc/ldap.secret`, `/etc/ipsec.secrets`, `/etc/rsyncd.secrets`,
+/// PPP's `chap-secrets`/`pap-secrets`, NetworkManager's `system-connections/`)
 /// and anything in an `.ssh` directory (including `/root/.ssh`).
 pub(super) fn is_secret_path(normalized: &str) -> bool {
     const SECRET_PREFIXES: &[&str] = &["/etc/shadow", "/etc/gshadow", "/etc/security/opasswd"];
-    const SECRET_TREES: &[&str] = &["/etc/ssl/private", "/root/.ssh"];
+    const SECRET_TREES: &[&str] = &[
+        "/etc/ssl/private",
+        "/etc/pki/tls/private",
+        "/etc/ipsec.d/private",
+        "/etc/letsencrypt/keys",
+        "/etc/letsencrypt/archive",
+        "/etc/wireguard",
+        "/etc/NetworkManager/system-connections",
+        "/root/.ssh",
+    ];
     let (parent, name) = normalized.rsplit_once('/').unwrap_or(("", normalized));
     SECRET_PREFIXES.iter().any(|prefix| normalized.starts_with(prefix))
         || SECRET_TREES.iter().any(|tree| normalized == *tree || normalized.starts_with(&format!("{tree}/")))
@@ -77,6 +90,10 @@ pub(super) fn is_secret_path(normalized: &str) -> bool {
         || normalized == "/etc/krb5.keytab"
         || name == "grub.cfg"
         || (name == "user.cfg" && normalized.starts_with("/boot/"))
+        || name.ends_with(".secret")
+        || name.ends_with(".secrets")
+        || name == "chap-secrets"
+        || name == "pap-secrets"
         || normalized.split('/').any(|component| component == ".ssh")
 }
 
@@ -111,12 +128,27 @@ mod tests {
             "/etc/ssl/private/site.key",
             "/etc/security/opasswd",
             "/etc/krb5.keytab",
+            "/etc/ldap.secret",
+            "/etc/ipsec.secrets",
+            "/etc/rsyncd.secrets",
+            "/etc/ppp/chap-secrets",
+            "/etc/ppp/pap-secrets",
+            "/etc/pki/tls/private/site.key",
+            "/etc/letsencrypt/keys/0000_key-certbot.pem",
+            "/etc/wireguard/wg0.conf",
+            "/etc/NetworkManager/system-connections/wifi.nmconnection",
         ] {
             assert!(is_secret_path(&normalize_path(secret)), "{secret} should be refused");
         }
-        for public in
-            ["/etc/passwd", "/etc/ssh/sshd_config", "/etc/ssh/ssh_host_ed25519_key.pub", "/etc/issue.net", "/etc/motd"]
-        {
+        for public in [
+            "/etc/passwd",
+            "/etc/ssh/sshd_config",
+            "/etc/ssh/ssh_host_ed25519_key.pub",
+            "/etc/issue.net",
+            "/etc/motd",
+            "/etc/secrets-policy.txt",
+            "/etc/letsencrypt/live/site/cert.pem",
+        ] {
             assert!(!is_secret_path(&normalize_path(public)), "{public} should be allowed");
         }
     }

@@ -408,15 +408,10 @@ fn collect_one(transport: &dyn Transport, owner_names: &OwnerNames<'_>, key: &Fa
     });
     let source = probe.into_source();
     // Redacted here, where every host fact is made, so facts, reports, packs and logs all inherit it.
-    match outcome {
-        Ok(mut value) => {
-            redact::redact_value(&mut value);
-            Fact::available(key.clone(), value, source)
-        }
-        Err(unavailable) => {
-            Fact::unavailable(key.clone(), redact::redact_text(&unavailable.into_reason()).into_owned(), source)
-        }
-    }
+    redact::redact_host_fact(match outcome {
+        Ok(value) => Fact::available(key.clone(), value, source),
+        Err(unavailable) => Fact::unavailable(key.clone(), unavailable.into_reason(), source),
+    })
 }
 
 fn collect_value(probe: &mut Probe<'_>, owner_names: &OwnerNames<'_>, key: &FactKey) -> Collected {
