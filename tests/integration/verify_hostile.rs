@@ -287,7 +287,7 @@ fn deeply_nested_json_in_a_pack_is_a_clean_problem() {
     let work = tempfile::tempdir().expect("tmp");
     audit(work.path(), &["--out", "pack"]);
     let pack = work.path().join("pack");
-    let deep = "[".repeat(200_000) + &"]".repeat(200_000);
+    let deep = "[".repeat(200_000) + "]".repeat(200_000).as_str();
     std::fs::write(pack.join("report.json"), &deep).expect("write");
     rehash(&pack);
     let (code, out) = verify(work.path(), &["pack", "--allow-unpinned"]);
