@@ -774,9 +774,9 @@ mod tests {
         assert_eq!(
             out,
             vec![
-                "benchmarks[cis].summary.pass_rate: the report says 1.0, the recorded facts give 0.5",
-                "summary.controls.fail: the report says 0, the recorded facts give 3",
                 "summary.pass_rate: the report says 1.0, the recorded facts give 0.62",
+                "summary.controls.fail: the report says 0, the recorded facts give 3",
+                "benchmarks[cis].summary.pass_rate: the report says 1.0, the recorded facts give 0.5",
             ]
         );
     }
