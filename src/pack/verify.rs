@@ -251,8 +251,8 @@ fn verify_folder(
             message: "missing: not an evidence pack, or its manifest was removed".to_owned(),
         });
     }
-    let manifest_bytes =
-        read_capped(dir, MANIFEST, max_bytes).map_err(|message| PackError::Format { path: MANIFEST.to_owned(), message })?;
+    let manifest_bytes = read_capped(dir, MANIFEST, max_bytes)
+        .map_err(|message| PackError::Format { path: MANIFEST.to_owned(), message })?;
     let manifest: Manifest = serde_json::from_slice(&manifest_bytes).map_err(|err| PackError::Format {
         path: MANIFEST.to_owned(),
         message: format!("not a pack manifest: {err}"),
@@ -360,9 +360,9 @@ fn check_signature(
                 "{SIGNATURE}: not a signature of {MANIFEST} by {} (the manifest or the signature was changed)",
                 keys::key_id(&key)
             )),
-            None => verification
-                .problems
-                .push(format!("{SIGNATURE}: present, but the manifest names no valid signing key")),
+            None => {
+                verification.problems.push(format!("{SIGNATURE}: present, but the manifest names no valid signing key"))
+            }
         },
     }
 }
@@ -386,10 +386,12 @@ fn check_signature(
 ///   exit code), and `changes` (the comparison with the previous run, which
 ///   is not in the pack): taken as recorded; each change's new status must
 ///   be the re-derived one and its counts must add up.
+/// - the waivers file's path in `waivers[].source` (the path the run was
+///   given, which the pack names `waivers.toml`); the line is re-derived.
 pub const TAKEN_FROM_THE_REPORT: &str = "taken as recorded, not re-derived: the run id and times and tool version \
      (checked against the manifest), the facts origin and SSH connection records, the --controls/--skip selection \
-     and --fail-on the run was given (re-applied), content problems outside the pack's content, whether the history \
-     append failed, and the previous run the changes compare with";
+     and --fail-on the run was given (re-applied), content problems outside the pack's content, the waivers file's path \
+     (not its lines), whether the history append failed, and the previous run the changes compare with";
 
 /// Re-derives the report from the pack, compares it with report.json field
 /// by field, and re-renders every rendered report.
@@ -422,8 +424,13 @@ fn rederive(dir: &Path, manifest: &Manifest, max_bytes: u64, verification: &mut 
     }
     if count == 0 {
         let controls: usize = derived.benchmarks.iter().flat_map(|b| &b.sections).map(|s| s.controls.len()).sum();
-        let findings: usize =
-            derived.benchmarks.iter().flat_map(|b| &b.sections).flat_map(|s| &s.controls).map(|c| c.findings.len()).sum();
+        let findings: usize = derived
+            .benchmarks
+            .iter()
+            .flat_map(|b| &b.sections)
+            .flat_map(|s| &s.controls)
+            .map(|c| c.findings.len())
+            .sum();
         verification.confirmed.push(format!(
             "{REPORT} re-derived field by field from the recorded facts, content and waivers: {controls} control \
              verdicts, {findings} findings, the summary, counts, pass rates and exit code {}",
@@ -485,7 +492,9 @@ fn rederived_report(dir: &Path, manifest: &Manifest, max_bytes: u64) -> Result<(
     let fail_on = match recorded.run.fail_on.as_str() {
         "none" => FailOn::Never,
         label => FailOn::AtLeast(label.parse::<Severity>().map_err(|_| {
-            format!("{REPORT}: run.fail_on: '{label}' is not a severity or 'none', so the exit code cannot be re-derived")
+            format!(
+                "{REPORT}: run.fail_on: '{label}' is not a severity or 'none', so the exit code cannot be re-derived"
+            )
         })?),
     };
     let engine = ScriptEngine::new(&manifest.limits, &catalog.preludes);
@@ -513,9 +522,15 @@ fn rederived_report(dir: &Path, manifest: &Manifest, max_bytes: u64) -> Result<(
     derived.tool = recorded.tool.clone();
     derived.problems = recorded.problems.clone();
     derived.changes = recorded.changes.clone();
+    // A waiver's source is `<the path the run was given>:<line>`: the path is
+    // the user's, the line is the pack's.
+    for (waiver, said) in derived.waivers.iter_mut().zip(&recorded.waivers) {
+        if let (Some((_, line)), Some((file, _))) = (waiver.source.rsplit_once(':'), said.source.rsplit_once(':')) {
+            waiver.source = format!("{file}:{line}");
+        }
+    }
     for target in &mut derived.targets {
-        target.connection =
-            recorded.targets.iter().find(|t| t.name == target.name).and_then(|t| t.connection.clone());
+        target.connection = recorded.targets.iter().find(|t| t.name == target.name).and_then(|t| t.connection.clone());
     }
     Ok((recorded, recorded_value, derived))
 }
@@ -556,7 +571,8 @@ fn check_against_manifest(recorded: &Report, derived: &Report, manifest: &Manife
 fn check_changes(recorded: &Report, derived: &Report, problems: &mut Vec<String>) {
     let Some(changes) = &recorded.changes else { return };
     let mut counts = crate::report::model::ChangeCounts::default();
-    for (list, kind_counts) in [(&changes.controls, &mut counts.controls), (&changes.resources, &mut counts.resources)] {
+    for (list, kind_counts) in [(&changes.controls, &mut counts.controls), (&changes.resources, &mut counts.resources)]
+    {
         for change in list {
             use crate::report::model::ChangeKind::*;
             let slot = match change.kind {
@@ -644,10 +660,9 @@ fn rerender(dir: &Path, manifest: &Manifest, derived: &Report, max_bytes: u64, v
         }
     }
     if verification.problems.len() == before {
-        verification.confirmed.push(format!(
-            "{} re-rendered from the re-derived report: identical, byte for byte",
-            rendered.join(", ")
-        ));
+        verification
+            .confirmed
+            .push(format!("{} re-rendered from the re-derived report: identical, byte for byte", rendered.join(", ")));
     }
 }
 
@@ -718,11 +733,7 @@ fn differences_between(path: &str, recorded: &Value, derived: &Value, out: &mut 
                 differences_between(&name(index, x), x, y, out);
             }
             if a.len() != b.len() {
-                out.push(format!(
-                    "{path}: the report has {} entries, the recorded facts give {}",
-                    a.len(),
-                    b.len()
-                ));
+                out.push(format!("{path}: the report has {} entries, the recorded facts give {}", a.len(), b.len()));
             }
         }
         (a, b) if a != b => {
@@ -763,9 +774,9 @@ mod tests {
         assert_eq!(
             out,
             vec![
-                "benchmarks[cis].summary.pass_rate: the report says 1.0, the recorded facts give 0.5",
-                "summary.controls.fail: the report says 0, the recorded facts give 3",
                 "summary.pass_rate: the report says 1.0, the recorded facts give 0.62",
+                "summary.controls.fail: the report says 0, the recorded facts give 3",
+                "benchmarks[cis].summary.pass_rate: the report says 1.0, the recorded facts give 0.5",
             ]
         );
     }

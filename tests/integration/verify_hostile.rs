@@ -97,7 +97,9 @@ fn a_forged_summary_is_rejected_naming_each_differing_field_and_file() {
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("files match the manifest"), "the hashes themselves match: {out}");
     assert!(
-        out.contains(&format!("FAILED: report.json: summary.pass_rate: the report says 1.0, the recorded facts give {rate}")),
+        out.contains(&format!(
+            "FAILED: report.json: summary.pass_rate: the report says 1.0, the recorded facts give {rate}"
+        )),
         "{out}"
     );
     assert!(out.contains("FAILED: report.json: summary.controls.fail: the report says 0"), "{out}");
@@ -269,7 +271,9 @@ fn fifos_and_links_in_a_folder_pack_are_refused_without_hanging() {
     let (code, out) = verify(work.path(), &["pack", "--allow-unpinned"]);
     assert_eq!(code, 1, "{out}");
     assert!(
-        out.contains("refused: content/checks/linux/waits.rhai is a FIFO (named pipe): a pack holds regular files only"),
+        out.contains(
+            "refused: content/checks/linux/waits.rhai is a FIFO (named pipe): a pack holds regular files only"
+        ),
         "{out}"
     );
     std::fs::remove_file(&fifo).expect("rm fifo");
@@ -287,7 +291,7 @@ fn deeply_nested_json_in_a_pack_is_a_clean_problem() {
     let work = tempfile::tempdir().expect("tmp");
     audit(work.path(), &["--out", "pack"]);
     let pack = work.path().join("pack");
-    let deep = "[".repeat(200_000) + &"]".repeat(200_000);
+    let deep = "[".repeat(200_000) + "]".repeat(200_000).as_str();
     std::fs::write(pack.join("report.json"), &deep).expect("write");
     rehash(&pack);
     let (code, out) = verify(work.path(), &["pack", "--allow-unpinned"]);
