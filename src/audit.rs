@@ -81,7 +81,16 @@ pub fn run(settings: &AuditSettings) -> Result<u8, Fatal> {
             }
         }
     }
+    let named: Vec<(String, String)> = match &source {
+        Source::Recorded(targets, _) => targets.iter().map(|t| (t.name.clone(), t.provider.clone())).collect(),
+        Source::Live(connected) => connected.iter().map(|c| (c.name(), c.provider().to_owned())).collect(),
+    };
+    judges_something(&named, &settings.facts)?;
     let plan = catalog.plan(&selection).map_err(|e| Fatal::Setup(e.to_string()))?;
+    if plan.benchmarks.iter().flat_map(|b| &b.controls).all(|c| !c.is_evaluated()) {
+        // Manual controls are reported (for review), so this is a warning, not "nothing judged".
+        progress.log("warning: every selected control is manual: the report lists them for review, and no check runs");
+    }
 
     let engine = ScriptEngine::new(&settings.limits, &catalog.preludes);
     let planned = compile_plan(&catalog, &plan, &engine);
@@ -235,6 +244,28 @@ pub fn run(settings: &AuditSettings) -> Result<u8, Fatal> {
     phase.done("write the evidence pack");
     progress.log(&summary_line(&report));
     Ok(report.run.exit_code)
+}
+
+/// Refuses an audit that would judge nothing, before any fact is used: no
+/// target at all (an empty fact bundle), or a target of a provider posture
+/// has no checks for (its facts would be silently ignored).
+fn judges_something(targets: &[(String, String)], facts: &FactsInput) -> Result<(), Fatal> {
+    if targets.is_empty() {
+        let what = match facts {
+            FactsInput::Bundle(path) => format!("the fact bundle {} holds no target", path.display()),
+            FactsInput::Targets(_) => "no target was given".to_owned(),
+        };
+        return Err(Fatal::Setup(format!("{what}: nothing would be judged")));
+    }
+    for (name, provider) in targets {
+        if crate::settings::default_benchmark(provider).is_none() {
+            return Err(Fatal::Setup(format!(
+                "target '{name}' is of provider '{provider}', which posture has no checks for (known: linux, aws): \
+                 it would not be judged"
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// The findings of the planned checks on the targets: each check on the

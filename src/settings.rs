@@ -183,8 +183,8 @@ pub enum SettingsError {
     WaiversFile(String),
     #[error("--format: at least one format is needed")]
     NoFormat,
-    #[error("{0} must be greater than zero")]
-    ZeroLimit(&'static str),
+    #[error("{flag} {value}: out of range (accepted: {min} to {max}{unit})")]
+    OutOfRange { flag: &'static str, value: u64, min: u64, max: u64, unit: &'static str },
     #[error(
         "--target {0}: unknown target (expected `local`, `aws`, `ssh://[user@]host[:port]`, `tag:TAG`, or the name \
          of a target or group of posture.toml's [[targets]])"
@@ -311,16 +311,11 @@ impl AuditSettings {
         }
         let mut limits = Limits::default();
         if let Some(ops) = args.max_operations {
-            if ops == 0 {
-                return Err(SettingsError::ZeroLimit("--max-operations"));
-            }
-            limits.max_operations = ops;
+            limits.max_operations = in_range("--max-operations", ops, 1, u64::MAX, "")?;
         }
         if let Some(seconds) = args.script_timeout {
-            if seconds == 0 {
-                return Err(SettingsError::ZeroLimit("--script-timeout"));
-            }
-            limits.max_duration = Duration::from_secs(seconds);
+            limits.max_duration =
+                Duration::from_secs(in_range("--script-timeout", seconds, 1, MAX_TIMEOUT_SECONDS, " seconds")?);
         }
         let fail_on = match args.fail_on {
             FailOnArg::None => FailOn::Never,
@@ -392,18 +387,30 @@ fn ssh_settings(args: &crate::cli::SshArgs) -> Result<SshSettings, SettingsError
         }
     }
     if let Some(jobs) = args.jobs {
-        if jobs == 0 {
-            return Err(SettingsError::ZeroLimit("--jobs"));
-        }
-        settings.jobs = jobs;
+        let jobs = u64::try_from(jobs).unwrap_or(u64::MAX);
+        let jobs = in_range("--jobs", jobs, 1, MAX_JOBS as u64, "")?;
+        settings.jobs = usize::try_from(jobs).unwrap_or(MAX_JOBS);
     }
     if let Some(seconds) = args.host_timeout {
-        if seconds == 0 {
-            return Err(SettingsError::ZeroLimit("--host-timeout"));
-        }
-        settings.host_timeout = Duration::from_secs(seconds);
+        settings.host_timeout =
+            Duration::from_secs(in_range("--host-timeout", seconds, 1, MAX_TIMEOUT_SECONDS, " seconds")?);
     }
     Ok(settings)
+}
+
+/// The longest `--script-timeout` and `--host-timeout`: a day. Longer is a
+/// mistake, and a deadline that far is where time arithmetic overflows.
+pub const MAX_TIMEOUT_SECONDS: u64 = 24 * 60 * 60;
+/// The most `--jobs`: each is an ssh process with its pipes.
+pub const MAX_JOBS: usize = 1024;
+
+/// `value` when it is within `min..=max`, else an error naming the accepted range.
+fn in_range(flag: &'static str, value: u64, min: u64, max: u64, unit: &'static str) -> Result<u64, SettingsError> {
+    if (min..=max).contains(&value) {
+        Ok(value)
+    } else {
+        Err(SettingsError::OutOfRange { flag, value, min, max, unit })
+    }
 }
 
 /// Reports name targets; two different SSH targets must not share a name.

@@ -94,6 +94,12 @@ pub enum PlanError {
     BrokenBenchmark { id: String },
     #[error("the control pattern(s) {patterns} select no control of {benchmarks}")]
     NothingSelected { patterns: String, benchmarks: String },
+    /// The selected benchmarks define no control at all: nothing to judge.
+    #[error("benchmark(s) {benchmarks} define no control: nothing would be judged")]
+    NoControls { benchmarks: String },
+    /// `--skip` removed every selected control: nothing to judge.
+    #[error("--skip {patterns} excludes every selected control of {benchmarks}: nothing would be judged")]
+    EverythingSkipped { patterns: String, benchmarks: String },
 }
 
 impl Catalog {
@@ -148,6 +154,14 @@ impl Catalog {
                 patterns: selection.controls.iter().map(|p| format!("'{}'", p.as_str())).collect::<Vec<_>>().join(", "),
                 benchmarks: selection.benchmarks.join(", "),
             });
+        }
+        if !benchmarks.is_empty() && benchmarks.iter().all(|b| b.controls.is_empty()) {
+            let names = benchmarks.iter().map(|b| format!("'{}'", b.benchmark.id)).collect::<Vec<_>>().join(", ");
+            if benchmarks.iter().all(|b| b.benchmark.controls.is_empty()) {
+                return Err(PlanError::NoControls { benchmarks: names });
+            }
+            let patterns = selection.skip.iter().map(|p| format!("'{}'", p.as_str())).collect::<Vec<_>>().join(", ");
+            return Err(PlanError::EverythingSkipped { patterns, benchmarks: names });
         }
         let checks: BTreeSet<String> = benchmarks
             .iter()

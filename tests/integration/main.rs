@@ -6,6 +6,7 @@ mod catalog;
 mod checks;
 mod cli;
 mod history;
+mod no_hangs;
 mod packs;
 mod pci;
 mod reports;

@@ -7,7 +7,7 @@ use crate::facts::redact;
 
 use super::probe::{Collected, Probe, Unavailable};
 use super::text::normalize_path;
-use super::{FileKind, OwnerNames};
+use super::{FileKind, OwnerNames, TransportError};
 
 /// Content beyond this is cut off (`truncated` says so): facts are evidence,
 /// not backups.
@@ -46,7 +46,8 @@ pub(super) fn collect_text(probe: &mut Probe<'_>, path: &str) -> Collected {
     let Some(stat) = probe.stat(path)? else { return Ok(missing) };
     // Reading a device or a FIFO could block or never end.
     if !matches!(stat.kind, FileKind::File | FileKind::Symlink) {
-        return Err(Unavailable::new(format!("{path}: not a regular file ({})", stat.kind.as_str())));
+        let kind = stat.kind.describe().to_string();
+        return Err(TransportError::NotRegularFile { path: path.to_string(), kind }.into());
     }
     let Some(bytes) = probe.read_bytes(path)? else { return Ok(missing) };
     let truncated = bytes.len() > MAX_TEXT_BYTES;
@@ -207,7 +208,7 @@ mod tests {
             json!({ "path": "/etc/motd", "exists": false, "content": null, "truncated": false })
         );
         let reason = collect_text(&mut Probe::new(&transport), "/etc").unwrap_err().into_reason();
-        assert_eq!(reason, "/etc: not a regular file (dir)");
+        assert_eq!(reason, "/etc is a directory, not a regular file");
     }
 
     #[test]

@@ -168,6 +168,19 @@ impl FileKind {
             FileKind::CharDevice => "char",
         }
     }
+
+    /// The name used in messages ("FIFO", "character device").
+    pub fn describe(self) -> &'static str {
+        match self {
+            FileKind::File => "regular file",
+            FileKind::Dir => "directory",
+            FileKind::Symlink => "symbolic link",
+            FileKind::Socket => "socket",
+            FileKind::Fifo => "FIFO",
+            FileKind::BlockDevice => "block device",
+            FileKind::CharDevice => "character device",
+        }
+    }
 }
 
 /// The `lstat` of a path.
