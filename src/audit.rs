@@ -79,7 +79,16 @@ pub fn run(settings: &AuditSettings) -> Result<u8, Fatal> {
             }
         }
     }
-    let plan = catalog.plan(&selection).map_err(|e| Fatal::Setup(e.to_string()))?;
+    let plan = catalog.plan(&selection).map_err(|e| {
+        // The error points at the content problems "above": with -q they
+        // were not logged, so they are printed now, quiet or not.
+        if settings.quiet {
+            for problem in &catalog.problems {
+                eprintln!("posture: content problem: {}", crate::escape::terminal(&problem.to_string()));
+            }
+        }
+        Fatal::Setup(e.to_string())
+    })?;
 
     let engine = ScriptEngine::new(&settings.limits, &catalog.preludes);
     let planned = compile_plan(&catalog, &plan, &engine);
@@ -205,6 +214,7 @@ pub fn run(settings: &AuditSettings) -> Result<u8, Fatal> {
         report.run.exit_code = 2;
     }
     phase.done("record the run in the history");
+    let recorded = history.until_outputs_written(&report.run.id);
     crate::pack::clear_previous(&settings.out).map_err(|e| Fatal::Output(format!("evidence pack: {e}")))?;
     write_reports(settings, &tera, &report, &progress)?;
     phase.done("render and write reports");
@@ -229,6 +239,7 @@ pub fn run(settings: &AuditSettings) -> Result<u8, Fatal> {
     }
     phase.done("write the evidence pack");
     progress.log(&summary_line(&report));
+    recorded.done();
     Ok(report.run.exit_code)
 }
 

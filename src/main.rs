@@ -16,7 +16,8 @@ fn main() -> ExitCode {
             ExitCode::from(code)
         }
         Err(fatal) => {
-            eprintln!("posture: error: {fatal}");
+            // A fatal error may quote a file or a fact: escaped for the terminal.
+            eprintln!("posture: error: {}", posture::escape::terminal(&fatal.to_string()));
             if is_audit {
                 eprintln!("posture: no audit was completed");
             }

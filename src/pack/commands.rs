@@ -29,6 +29,11 @@ fn public_key_path(private: &std::path::Path) -> PathBuf {
 
 /// `posture verify PACK [--public-key FILE]`.
 pub fn verify(args: &VerifyArgs) -> Result<(String, u8), Fatal> {
+    if let Some(key) = &args.public_key {
+        if let Some(problem) = crate::paths::file_problem(key, false) {
+            return Err(Fatal::Setup(format!("--public-key {}: {problem}", key.display())));
+        }
+    }
     let verification =
         super::verify::verify(&args.pack, args.public_key.as_deref()).map_err(|e| Fatal::Setup(e.to_string()))?;
     let mut out = String::new();
