@@ -246,3 +246,62 @@ fn the_recorded_exit_code_is_the_one_posture_exits_with_when_an_output_fails() {
     let runs: serde_json::Value = serde_json::from_str(&stdout(&listed)).expect("json");
     assert_eq!(runs[0]["exit_code"], 1, "{runs:?}");
 }
+
+const HUGE_BENCHMARK: &str = r#"id = "huge-bench"
+title = "Huge messages"
+version = "1.0"
+provider = "linux"
+
+[[sections]]
+id = "1"
+title = "Everything"
+
+[[controls]]
+id = "1.1"
+title = "A 64 MiB message"
+assessment = "automated"
+checks = ["linux_test_huge"]
+"#;
+
+const HUGE_CHECK: &str = "//! id = \"linux_test_huge\"\n//! title = \"t\"\n//! severity = \"low\"\n\
+//! resource_type = \"sysctl\"\n//! facts = [\"host.sysctl\"]\n//! rationale = \"r\"\n//! remediation = \"m\"\n\
+\nfn check(facts) {\n    let s = \"x\";\n    for i in 0..26 { s += s; }\n    [fail(s, s)]\n}\n";
+
+#[test]
+fn a_64_mib_finding_message_is_capped_in_every_report() {
+    let dir = support::scratch(&[
+        ("huge-bench.toml", HUGE_BENCHMARK),
+        ("checks/linux/test/linux_test_huge.rhai", HUGE_CHECK),
+    ]);
+    let bundle = support::sample_bundle();
+    let bundle = bundle.to_str().expect("utf-8");
+    let out = posture(
+        dir.path(),
+        &[
+            "audit",
+            "--content",
+            ".",
+            "--benchmark",
+            "huge-bench",
+            "--facts",
+            bundle,
+            "--out",
+            "o",
+            "--pack",
+            "p.tar.gz",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let report = support::read_json(&dir.path().join("o/report.json"));
+    let finding = &support::control(&report, "1.1")["findings"][0];
+    let message = finding["message"].as_str().expect("message");
+    assert!(message.ends_with("… [truncated: 67108864 bytes]"), "{}", &message[message.len().saturating_sub(80)..]);
+    assert!(message.len() <= 4 * 1024 + 40, "{}", message.len());
+    assert!(finding["resource"].as_str().expect("resource").ends_with("… [truncated: 67108864 bytes]"));
+    let mut total = 0;
+    for entry in std::fs::read_dir(dir.path().join("o")).expect("out") {
+        total += entry.expect("entry").metadata().expect("metadata").len();
+    }
+    total += std::fs::metadata(dir.path().join("p.tar.gz")).expect("pack").len();
+    assert!(total < 8 * 1024 * 1024, "the outputs take {total} bytes");
+}
