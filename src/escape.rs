@@ -33,6 +33,24 @@ pub fn terminal(text: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// A command's whole output for a terminal: lines and tabs kept, every other
+/// control character written as in [`terminal`] (backslashes as they are).
+/// The last guard for text a command did not escape field by field.
+pub fn terminal_lines(text: &str) -> Cow<'_, str> {
+    if !text.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if c.is_control() && c != '\n' && c != '\t' {
+            out.push_str(&terminal(&c.to_string()));
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
+}
+
 /// `text` as one inline run of Markdown, in a table cell or not: line
 /// breaks become spaces, and the characters Markdown or HTML would act on
 /// (`\` `` ` `` `*` `_` `~` `[` `]` `#` `|` `<` `>` `&`) are
@@ -125,6 +143,12 @@ mod tests {
         assert_eq!(terminal("a\x1b[2Jb\nc\u{9b}d"), "a\\x1b[2Jb\\nc\\x9bd");
         assert_eq!(terminal("a\\b\x07"), "a\\\\b\\x07");
         assert!(!terminal("\u{7f}\u{85}").chars().any(char::is_control));
+    }
+
+    #[test]
+    fn whole_outputs_keep_their_lines() {
+        assert_eq!(terminal_lines("a\tb\nc\\d\n"), "a\tb\nc\\d\n");
+        assert_eq!(terminal_lines("x\x1b[31my\r\n"), "x\\x1b[31my\\r\n");
     }
 
     #[test]
