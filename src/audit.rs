@@ -86,7 +86,16 @@ pub fn run(settings: &AuditSettings) -> Result<u8, Fatal> {
         Source::Live(connected) => connected.iter().map(|c| (c.name(), c.provider().to_owned())).collect(),
     };
     judges_something(&named, &settings.facts)?;
-    let plan = catalog.plan(&selection).map_err(|e| Fatal::Setup(e.to_string()))?;
+    let plan = catalog.plan(&selection).map_err(|e| {
+        // The error points at the content problems "above": with -q they
+        // were not logged, so they are printed now, quiet or not.
+        if settings.quiet {
+            for problem in &catalog.problems {
+                eprintln!("posture: content problem: {}", crate::escape::terminal(&problem.to_string()));
+            }
+        }
+        Fatal::Setup(e.to_string())
+    })?;
     if plan.benchmarks.iter().flat_map(|b| &b.controls).all(|c| !c.is_evaluated()) {
         // Manual controls are reported (for review), so this is a warning, not "nothing judged".
         progress.log("warning: every selected control is manual: the report lists them for review, and no check runs");
@@ -218,6 +227,7 @@ pub fn run(settings: &AuditSettings) -> Result<u8, Fatal> {
         report.run.history_failed = true;
     }
     phase.done("record the run in the history");
+    let recorded = history.until_outputs_written(&report.run.id);
     crate::pack::clear_previous(&settings.out).map_err(|e| Fatal::Output(format!("evidence pack: {e}")))?;
     write_reports(settings, &tera, &report, &progress)?;
     phase.done("render and write reports");
@@ -243,6 +253,7 @@ pub fn run(settings: &AuditSettings) -> Result<u8, Fatal> {
     }
     phase.done("write the evidence pack");
     progress.log(&summary_line(&report));
+    recorded.done();
     Ok(report.run.exit_code)
 }
 

@@ -147,6 +147,9 @@ pub fn locate(explicit: Option<&Path>) -> Option<PathBuf> {
 /// A configuration file's settings.
 pub fn load(path: &Path) -> Result<ProjectConfig, ConfigError> {
     let display = path.display().to_string();
+    if let Some(problem) = crate::paths::file_problem(path, false) {
+        return Err(ConfigError { path: display, line: 0, column: 0, message: problem });
+    }
     let text = std::fs::read_to_string(path).map_err(|err| ConfigError {
         path: display.clone(),
         line: 0,

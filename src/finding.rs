@@ -111,6 +111,39 @@ impl FromStr for Severity {
     }
 }
 
+/// The most of a finding's message kept, in bytes: a check's message is a
+/// sentence or two; a script building a huge one (64 MiB) must not make
+/// every report, the history and the pack that large.
+pub const MAX_MESSAGE_BYTES: usize = 4 * 1024;
+/// The most of a finding's resource name kept, in bytes.
+pub const MAX_RESOURCE_BYTES: usize = 1024;
+/// The most of a finding's observed value kept, in bytes of JSON; a larger
+/// one is replaced by the start of its JSON text, as a string.
+pub const MAX_OBSERVED_BYTES: usize = 16 * 1024;
+
+/// `text` cut to at most `max` bytes (on a character boundary) with
+/// "… [truncated: N bytes]" appended, N its full size; as it is when it fits.
+pub fn capped(text: String, max: usize) -> String {
+    if text.len() <= max {
+        return text;
+    }
+    let mut cut = max;
+    while !text.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    format!("{}… [truncated: {} bytes]", &text[..cut], text.len())
+}
+
+/// An observed value capped at [`MAX_OBSERVED_BYTES`] of JSON.
+fn capped_observed(observed: Option<serde_json::Value>) -> Option<serde_json::Value> {
+    let value = observed?;
+    let json = serde_json::to_string(&value).unwrap_or_default();
+    if json.len() <= MAX_OBSERVED_BYTES {
+        return Some(value);
+    }
+    Some(serde_json::Value::String(capped(json, MAX_OBSERVED_BYTES)))
+}
+
 /// One verdict of one check on one resource of one target.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Finding {
@@ -141,10 +174,18 @@ impl Finding {
         Finding {
             check_id: check_id.to_owned(),
             target: target.to_owned(),
-            resource: if resource.trim().is_empty() { "unknown".to_owned() } else { resource.to_owned() },
+            resource: if resource.trim().is_empty() {
+                "unknown".to_owned()
+            } else {
+                capped(resource.to_owned(), MAX_RESOURCE_BYTES)
+            },
             status: Status::Error,
             severity,
-            message: if message.trim().is_empty() { "could not evaluate".to_owned() } else { message },
+            message: if message.trim().is_empty() {
+                "could not evaluate".to_owned()
+            } else {
+                capped(message, MAX_MESSAGE_BYTES)
+            },
             observed: None,
             evidence,
         }
@@ -226,11 +267,11 @@ impl FindingBuilder {
         Ok(Finding {
             check_id: self.check_id,
             target: self.target,
-            resource,
+            resource: capped(resource, MAX_RESOURCE_BYTES),
             status,
             severity: self.severity,
-            message,
-            observed: self.observed,
+            message: capped(message, MAX_MESSAGE_BYTES),
+            observed: capped_observed(self.observed),
             evidence: self.evidence,
         })
     }
@@ -253,6 +294,26 @@ mod tests {
         );
         let ok = base().resource("r").status(Status::Fail).message("m").build().expect("complete");
         assert_eq!((ok.check_id.as_str(), ok.target.as_str(), ok.status), ("c", "host", Status::Fail));
+    }
+
+    #[test]
+    fn huge_messages_resources_and_observed_values_are_capped() {
+        let huge = "é".repeat(MAX_MESSAGE_BYTES);
+        let finding = Finding::builder("c", Severity::Low, "host")
+            .resource("r".repeat(5000))
+            .status(Status::Fail)
+            .message(huge.clone())
+            .observed(Some(serde_json::Value::from(vec![1; 20_000])))
+            .build()
+            .expect("complete");
+        assert!(finding.message.ends_with(&format!("… [truncated: {} bytes]", huge.len())), "{}", finding.message);
+        assert!(finding.message.len() < MAX_MESSAGE_BYTES + 40);
+        assert!(finding.resource.ends_with("… [truncated: 5000 bytes]"));
+        let observed = finding.observed.expect("observed").as_str().expect("a string").to_owned();
+        assert!(observed.starts_with("[1,1,") && observed.ends_with("… [truncated: 40001 bytes]"), "{observed}");
+        let error = Finding::evaluation_error("c", Severity::Low, "host", "", "x".repeat(10_000), Vec::new());
+        assert!(error.message.ends_with("… [truncated: 10000 bytes]"));
+        assert_eq!(capped("short".to_owned(), 10), "short");
     }
 
     #[test]

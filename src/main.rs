@@ -12,11 +12,14 @@ fn main() -> ExitCode {
         Ok((stdout, code)) => {
             let mut out = std::io::stdout().lock();
             // A closed pipe (`posture list checks | head`) is not an error.
-            let _ = out.write_all(stdout.as_bytes());
+            // Listings and explanations quote content and facts: no control
+            // character of theirs reaches the terminal (JSON has none raw).
+            let _ = out.write_all(posture::escape::terminal_lines(&stdout).as_bytes());
             ExitCode::from(code)
         }
         Err(fatal) => {
-            eprintln!("posture: error: {fatal}");
+            // A fatal error may quote a file or a fact: escaped for the terminal.
+            eprintln!("posture: error: {}", posture::escape::terminal(&fatal.to_string()));
             if is_audit {
                 eprintln!("posture: no audit was completed");
             }

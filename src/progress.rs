@@ -21,7 +21,7 @@ impl Progress {
             self.log(message);
             return;
         }
-        let bar = ProgressBar::new(total).with_message(message.to_owned());
+        let bar = ProgressBar::new(total).with_message(crate::escape::terminal(message).into_owned());
         bar.set_style(
             ProgressStyle::with_template("{spinner} {msg:<36} [{bar:30}] {pos}/{len} {elapsed}")
                 .unwrap_or_else(|_| ProgressStyle::default_bar())
@@ -47,6 +47,9 @@ impl Progress {
         if self.quiet {
             return;
         }
+        // Messages carry names and text from content and facts: escaped,
+        // so that none can drive the terminal.
+        let message = crate::escape::terminal(message);
         match &self.bar {
             Some(bar) => bar.println(format!("posture: {message}")),
             None => eprintln!("posture: {message}"),

@@ -175,12 +175,12 @@ pub struct AuditSettings {
 pub enum SettingsError {
     #[error("--controls/--skip: {0}")]
     Pattern(String),
-    #[error("--templates {0}: not a directory")]
-    Templates(String),
-    #[error("--facts {0}: no such file")]
-    FactsFile(String),
-    #[error("waivers file {0}: no such file")]
-    WaiversFile(String),
+    #[error("--templates {0}: {1}")]
+    Templates(String, String),
+    #[error("--facts {0}: {1}")]
+    FactsFile(String, String),
+    #[error("waivers file {0}: {1}")]
+    WaiversFile(String, String),
     #[error("--format: at least one format is needed")]
     NoFormat,
     #[error("{flag} {value}: out of range (accepted: {min} to {max}{unit})")]
@@ -196,8 +196,8 @@ pub enum SettingsError {
     UnknownTag(String),
     #[error("two different targets are named '{0}': give them distinct names in posture.toml")]
     DuplicateTargetName(String),
-    #[error("--{0} {1}: no such file")]
-    MissingFile(&'static str, String),
+    #[error("--{0} {1}: {2}")]
+    MissingFile(&'static str, String, String),
     #[error("--regions {0}: not a region name")]
     BadRegion(String),
     #[error("--profile, --role-arn and --regions apply to `--target aws`")]
@@ -268,10 +268,15 @@ impl AuditSettings {
         }
         check_unique_names(&targets)?;
         let waivers = args.waivers.clone().or(project.waivers);
-        // exists(), not is_file(): `--waivers <(...)` gives a pipe.
+        // A pipe is allowed: `--waivers <(...)` gives one.
         if let Some(path) = &waivers {
-            if !path.exists() || path.is_dir() {
-                return Err(SettingsError::WaiversFile(path.display().to_string()));
+            if let Some(problem) = crate::paths::file_problem(path, true) {
+                return Err(SettingsError::WaiversFile(path.display().to_string(), problem));
+            }
+        }
+        if let Some(path) = &args.sign {
+            if let Some(problem) = crate::paths::file_problem(path, false) {
+                return Err(SettingsError::MissingFile("sign", path.display().to_string(), problem));
             }
         }
         let history = if args.no_history {
@@ -295,13 +300,15 @@ impl AuditSettings {
         // the targets are known (a fact bundle says which they are).
         let benchmarks = args.benchmark.clone();
         if let Some(dir) = &args.templates {
-            if !dir.is_dir() {
-                return Err(SettingsError::Templates(dir.display().to_string()));
+            if let Some(problem) = crate::paths::dir_problem(dir) {
+                return Err(SettingsError::Templates(dir.display().to_string(), problem));
             }
         }
         let facts = match &args.facts {
-            Some(path) if !path.is_file() => return Err(SettingsError::FactsFile(path.display().to_string())),
-            Some(path) => FactsInput::Bundle(path.clone()),
+            Some(path) => match crate::paths::file_problem(path, false) {
+                Some(problem) => return Err(SettingsError::FactsFile(path.display().to_string(), problem)),
+                None => FactsInput::Bundle(path.clone()),
+            },
             None => FactsInput::Targets(targets),
         };
         let mut formats = args.format.clone();
@@ -382,8 +389,8 @@ fn ssh_settings(args: &crate::cli::SshArgs) -> Result<SshSettings, SettingsError
         ..SshSettings::default()
     };
     if let Some(path) = &settings.config_file {
-        if !path.is_file() {
-            return Err(SettingsError::MissingFile("ssh-config", path.display().to_string()));
+        if let Some(problem) = crate::paths::file_problem(path, false) {
+            return Err(SettingsError::MissingFile("ssh-config", path.display().to_string(), problem));
         }
     }
     if let Some(jobs) = args.jobs {

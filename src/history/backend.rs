@@ -137,24 +137,98 @@ pub enum Connection {
     Postgres(Box<postgres::Client>),
 }
 
-impl Connection {
-    /// Opens (creating it and its folder when missing) a SQLite history file.
-    pub fn open_sqlite(path: &Path) -> Result<Self, DbError> {
-        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent)
-                .map_err(|err| DbError::Open(format!("cannot create the folder {}: {err}", parent.display())))?;
+/// Whether a SQLite history may be written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// An audit appends to it, creating it when missing.
+    ReadWrite,
+    /// `history`, `diff` and `trend` only read.
+    ReadOnly,
+}
+
+/// A read-only connection that has read the file. A history in WAL mode
+/// needs its `-shm` file, which cannot be made on read-only media: there
+/// the file is opened as immutable (no one can be writing to it).
+fn open_sqlite_read_only(path: &Path) -> Result<rusqlite::Connection, DbError> {
+    use rusqlite::OpenFlags;
+    let probe = |conn: &rusqlite::Connection| conn.query_row("SELECT COUNT(*) FROM sqlite_master", [], |_| Ok(()));
+    let conn = rusqlite::Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+    match probe(&conn) {
+        Ok(()) => return Ok(conn),
+        Err(err)
+            if matches!(
+                err.sqlite_error_code(),
+                Some(rusqlite::ErrorCode::NotADatabase | rusqlite::ErrorCode::DatabaseCorrupt)
+            ) =>
+        {
+            return Err(err.into())
         }
-        let conn = rusqlite::Connection::open(path)?;
+        Err(_) => {}
+    }
+    drop(conn);
+    let absolute = std::path::absolute(path).map_err(|err| DbError::Open(err.to_string()))?;
+    let uri = format!("file:{}?immutable=1", uri_path(&absolute));
+    let conn =
+        rusqlite::Connection::open_with_flags(uri, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_URI)?;
+    probe(&conn)?;
+    Ok(conn)
+}
+
+/// A path for a `file:` URI: every byte but unreserved ones and `/` percent-encoded.
+fn uri_path(path: &Path) -> String {
+    use std::os::unix::ffi::OsStrExt;
+    let mut out = String::new();
+    for &byte in path.as_os_str().as_bytes() {
+        if byte.is_ascii_alphanumeric() || b"/-._~".contains(&byte) {
+            out.push(char::from(byte));
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
+impl Connection {
+    /// Opens a SQLite history file without writing to it: a file that may
+    /// be another application's is only read until [`super::schema`] has
+    /// found it to be a history (see [`Connection::use_write_ahead_log`]).
+    /// `ReadWrite` creates the file and its folder when missing; `ReadOnly`
+    /// never writes, and opens a file on read-only media as immutable.
+    pub fn open_sqlite(path: &Path, access: Access) -> Result<Self, DbError> {
+        // Not a FIFO or a folder: SQLite would block on the one and give a
+        // bare "unable to open" on the other.
+        if let Some(problem) =
+            std::fs::symlink_metadata(path).ok().and_then(|_| crate::paths::file_problem(path, false))
+        {
+            return Err(DbError::Open(problem));
+        }
+        let conn = match access {
+            Access::ReadWrite => {
+                if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+                    std::fs::create_dir_all(parent).map_err(|err| {
+                        DbError::Open(format!("cannot create the folder {}: {err}", parent.display()))
+                    })?;
+                }
+                rusqlite::Connection::open(path)?
+            }
+            Access::ReadOnly => open_sqlite_read_only(path)?,
+        };
         conn.busy_timeout(SQLITE_BUSY_TIMEOUT)?;
-        // WAL: readers do not block the writer nor it them; writers still
-        // take turns, each waiting up to the busy timeout. The first read of
-        // the file happens here, so a file that is not a database fails here.
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        Ok(Self::Sqlite(conn))
+    }
+
+    /// Switches a SQLite history to write-ahead logging (a write to the
+    /// file's header, so only once the file is known to be a history):
+    /// readers do not block the writer nor it them; writers still take
+    /// turns, each waiting up to the busy timeout. Nothing for PostgreSQL.
+    pub fn use_write_ahead_log(&mut self) -> Result<(), DbError> {
+        let Connection::Sqlite(conn) = self else { return Ok(()) };
         let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))?;
         if !mode.eq_ignore_ascii_case("wal") {
             return Err(DbError::Open(format!("cannot switch to write-ahead logging (journal mode stays {mode})")));
         }
-        conn.pragma_update(None, "foreign_keys", "ON")?;
-        Ok(Self::Sqlite(conn))
+        Ok(())
     }
 
     /// Connects to a PostgreSQL server (`postgres://user[:password]@host[:port]/database`).

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use chrono::Utc;
 
-use super::diff::{percent, RunDiff};
+use super::diff::{percent, shown, RunDiff};
 use super::store::Store;
 use super::trend::{self, TrendPage};
 use super::{HistoryError, Location};
@@ -39,11 +39,14 @@ fn open_existing(location: &Location) -> Result<Store, Fatal> {
             )));
         }
     }
-    Store::open(location).map_err(fatal)
+    Store::open_to_read(location).map_err(fatal)
 }
 
 /// `posture history`: the newest runs, newest first.
 pub fn history(args: &HistoryArgs) -> Result<(String, u8), Fatal> {
+    if args.limit == 0 {
+        return Err(Fatal::Setup("--limit 0: show at least one run (--limit 1 or more)".to_owned()));
+    }
     let location = location(&args.location, args.config.as_deref())?;
     let mut store = open_existing(&location)?;
     let runs = store.runs(args.limit).map_err(fatal)?;
@@ -67,8 +70,8 @@ pub fn history(args: &HistoryArgs) -> Result<(String, u8), Fatal> {
             run.controls.fail,
             run.controls.error,
             run.exit_code,
-            run.benchmarks.join(", "),
-            run.targets.join(", ")
+            shown(&run.benchmarks),
+            shown(&run.targets)
         );
     }
     if runs.is_empty() {
@@ -93,8 +96,8 @@ pub fn diff(args: &DiffArgs) -> Result<(String, u8), Fatal> {
                 return Err(nothing(format!(
                     "run {} is the newest of {} on {}: name the run to compare it with (posture diff RUN_A RUN_B)",
                     from.id,
-                    from.benchmarks.join(", "),
-                    from.targets.join(", ")
+                    shown(&from.benchmarks),
+                    shown(&from.targets)
                 )));
             }
             (from, newest)
@@ -106,8 +109,8 @@ pub fn diff(args: &DiffArgs) -> Result<(String, u8), Fatal> {
             let Some(from) = store.previous_run(&to.scope(), &to.started_at, &to.id).map_err(fatal)? else {
                 return Err(nothing(format!(
                     "the history holds one run of {} on {}: nothing to compare it with yet",
-                    to.benchmarks.join(", "),
-                    to.targets.join(", ")
+                    shown(&to.benchmarks),
+                    shown(&to.targets)
                 )));
             };
             (from, to)
@@ -129,7 +132,8 @@ pub fn trend(args: &TrendArgs) -> Result<(String, u8), Fatal> {
     let location = location(&args.location, args.config.as_deref())?;
     let mut store = open_existing(&location)?;
     let now = Utc::now();
-    let cutoff = since.map(|duration| now - duration);
+    // parse_since bounds the duration, so moving back by it cannot overflow.
+    let cutoff = since.and_then(|duration| now.checked_sub_signed(duration));
     let points = store.trend(cutoff.as_ref(), args.benchmark.as_deref()).map_err(fatal)?;
     if let Some(path) = &args.html {
         let page = TrendPage {

@@ -8,6 +8,7 @@ use std::fmt::Write as _;
 use serde::Serialize;
 
 use super::store::{Snapshot, StoredRun};
+use crate::escape::terminal;
 use crate::finding::Status;
 use crate::report::model::{Change, ChangeCounts, ChangeKind, ChangeKindCounts, Changes, PreviousRun};
 
@@ -169,14 +170,13 @@ impl RunDiff {
         };
         out.push_str(&run_line("from", &self.from));
         out.push_str(&run_line("to  ", &self.to));
-        let _ =
-            writeln!(out, "benchmarks: {} · targets: {}", self.to.benchmarks.join(", "), self.to.targets.join(", "));
+        let _ = writeln!(out, "benchmarks: {} · targets: {}", shown(&self.to.benchmarks), shown(&self.to.targets));
         if self.from.scope() != self.to.scope() {
             let _ = writeln!(
                 out,
                 "note: the runs audited different things (from: {} on {})",
-                self.from.benchmarks.join(", "),
-                self.from.targets.join(", ")
+                shown(&self.from.benchmarks),
+                shown(&self.from.targets)
             );
         }
         for (title, changes, counts) in [
@@ -212,15 +212,22 @@ pub fn kind_label(kind: ChangeKind) -> &'static str {
 
 fn change_line(change: &Change) -> String {
     let status = |s: Option<Status>| s.map_or("-", Status::as_str);
-    let mut line = format!("{:<15} {}:{}", kind_label(change.kind), change.benchmark, change.control);
+    let mut line =
+        format!("{:<15} {}:{}", kind_label(change.kind), terminal(&change.benchmark), terminal(&change.control));
     if let Some(target) = &change.target {
-        let _ = write!(line, "  [{target}]");
+        let _ = write!(line, "  [{}]", terminal(target));
     }
     if let Some(resource) = &change.resource {
-        let _ = write!(line, "  {resource}");
+        let _ = write!(line, "  {}", terminal(resource));
     }
     let _ = write!(line, "  {} -> {}", status(change.before), status(change.after));
     line
+}
+
+/// Names (benchmarks, targets) for a terminal: joined by commas, control
+/// characters escaped (a target name is whatever a fact bundle said).
+pub fn shown(names: &[String]) -> String {
+    terminal(&names.join(", ")).into_owned()
 }
 
 pub fn percent(rate: Option<f64>) -> String {

@@ -177,7 +177,7 @@ impl AuditHistory {
                 Self { store: Some(store), failed: false }
             }
             Err(err) => {
-                eprintln!("posture: history: {err}");
+                eprintln!("posture: history: {}", crate::escape::terminal(&err.to_string()));
                 eprintln!("posture: history: this run is not recorded; the reports are written all the same");
                 report.run.exit_code = 2;
                 Self { store: None, failed: true }
@@ -192,11 +192,53 @@ impl AuditHistory {
         match store.append(report) {
             Ok(()) => Some(format!("recorded run {} in the history {}", report.run.id, store.location())),
             Err(err) => {
-                eprintln!("posture: history: {err}");
+                eprintln!("posture: history: {}", crate::escape::terminal(&err.to_string()));
                 eprintln!("posture: history: this run is not recorded (its reports are written)");
                 self.failed = true;
                 None
             }
+        }
+    }
+}
+
+impl AuditHistory {
+    /// After [`AuditHistory::record`]: a guard that, unless
+    /// [`OutputsWritten::done`] is called once every output is written,
+    /// sets the recorded run's exit code to 2 when it is dropped, the code
+    /// posture exits with when an output fails. The run is recorded before
+    /// the outputs (a failed write never loses it) and its exit code is
+    /// always the one posture exits with.
+    pub fn until_outputs_written(self, run_id: &str) -> OutputsWritten {
+        OutputsWritten { history: self, run_id: run_id.to_owned(), done: false }
+    }
+}
+
+/// See [`AuditHistory::until_outputs_written`].
+pub struct OutputsWritten {
+    history: AuditHistory,
+    run_id: String,
+    done: bool,
+}
+
+impl OutputsWritten {
+    /// Every output is written: the recorded exit code stands.
+    pub fn done(mut self) {
+        self.done = true;
+    }
+}
+
+impl Drop for OutputsWritten {
+    fn drop(&mut self) {
+        let Some(store) = self.history.store.as_mut().filter(|_| !self.done && !self.history.failed) else { return };
+        match store.set_exit_code(&self.run_id, 2) {
+            Ok(()) => {
+                eprintln!("posture: history: run {} is recorded with exit code 2 (an output failed)", self.run_id)
+            }
+            Err(err) => eprintln!(
+                "posture: history: run {} is recorded with the exit code it had before an output failed: {}",
+                self.run_id,
+                crate::escape::terminal(&err.to_string())
+            ),
         }
     }
 }

@@ -111,8 +111,20 @@ GROUP BY run_id, benchmark;
 /// lock that makes two posture processes migrate one after the other.
 const POSTGRES_MIGRATION_LOCK: i64 = 0x0070_6f73_7475_7265; // "posture" in ASCII
 
+/// The SQLite application id of a history (`PRAGMA application_id`, in the
+/// file's header: "post" in ASCII). A file with another non-zero id is
+/// another application's; histories made before it was set have 0.
+pub const SQLITE_APPLICATION_ID: i64 = 0x706f_7374;
+
+/// The schema version of a history, read without writing; a database that
+/// is not a history is refused ([`DbError::Foreign`]).
+pub fn version(connection: &mut super::backend::Connection) -> Result<i64, DbError> {
+    connection.transaction(false, read_version)
+}
+
 /// Brings the database to [`CURRENT_VERSION`]; returns the version it was at
-/// (0: new).
+/// (0: new). It is first read, and written only when it is a history (or
+/// empty) at an older version: another application's file is left as it is.
 pub fn migrate(connection: &mut super::backend::Connection) -> Result<i64, DbError> {
     // Most opens find the schema current: look without the write lock first.
     let found = connection.transaction(false, read_version)?;
@@ -131,6 +143,9 @@ pub fn migrate(connection: &mut super::backend::Connection) -> Result<i64, DbErr
         if found > CURRENT_VERSION {
             return Err(DbError::NewerSchema(found));
         }
+        if sql.dialect() == Dialect::Sqlite {
+            sql.execute(&format!("PRAGMA application_id = {SQLITE_APPLICATION_ID}"), &[])?;
+        }
         for migration in MIGRATIONS.iter().filter(|m| m.version > found) {
             sql.execute_batch(migration.sql).map_err(|err| match err {
                 DbError::Other(message) => {
@@ -148,6 +163,13 @@ pub fn migrate(connection: &mut super::backend::Connection) -> Result<i64, DbErr
 /// The version of the schema; 0 for an empty database. A database that
 /// holds other tables and no `schema_version` is not a history.
 fn read_version(sql: &mut dyn Sql) -> Result<i64, DbError> {
+    if sql.dialect() == Dialect::Sqlite {
+        let rows = sql.query("PRAGMA application_id", &[])?;
+        let id = rows.first().and_then(|row| row.first()).and_then(Value::as_int).unwrap_or(0);
+        if id != 0 && id != SQLITE_APPLICATION_ID {
+            return Err(DbError::Foreign(format!("its SQLite application id is {id:#x}, another application's")));
+        }
+    }
     let tables = posture_tables(sql)?;
     if !tables.iter().any(|t| t == "schema_version") {
         let others = match sql.dialect() {

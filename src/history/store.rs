@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
 
-use super::backend::{insert_rows, Connection, DbError, Sql, Value};
+use super::backend::{insert_rows, Access, Connection, DbError, Sql, Value};
 use super::{schema, HistoryError, Location};
 use crate::finding::Status;
 use crate::report::model::{Report, StatusCounts};
@@ -60,11 +60,11 @@ impl Scope {
     }
 
     fn benchmarks_key(&self) -> String {
-        self.benchmarks.join("\n")
+        join_key(&self.benchmarks)
     }
 
     fn targets_key(&self) -> String {
-        self.targets.join("\n")
+        join_key(&self.targets)
     }
 }
 
@@ -156,17 +156,37 @@ fn run_query(condition: &str, limit_parameter: Option<usize>) -> String {
 }
 
 impl Store {
-    /// Opens the history at `location`, creating it or bringing its schema
-    /// up to date when needed.
+    /// Opens the history at `location` for an audit, creating it or
+    /// bringing its schema up to date when needed. Nothing is written to a
+    /// file that is not a history (see [`schema::migrate`]).
     pub fn open(location: &Location) -> Result<Self, HistoryError> {
         let connection = match location {
-            Location::Sqlite(path) => Connection::open_sqlite(path),
+            Location::Sqlite(path) => Connection::open_sqlite(path, Access::ReadWrite),
             Location::Postgres(url) => Connection::open_postgres(url),
         }
         .map_err(|err| HistoryError::from_db(location, err))?;
         let mut store = Self { connection, location: location.clone() };
         schema::migrate(&mut store.connection).map_err(|err| HistoryError::from_db(location, err))?;
+        store.connection.use_write_ahead_log().map_err(|err| HistoryError::from_db(location, err))?;
         Ok(store)
+    }
+
+    /// Opens an existing history to read it (`history`, `diff`, `trend`): a
+    /// SQLite file read-only, so that one on read-only media can be read.
+    /// A history of an older schema is brought up to date as [`Store::open`]
+    /// does (which needs it writable).
+    pub fn open_to_read(location: &Location) -> Result<Self, HistoryError> {
+        let Location::Sqlite(path) = location else { return Self::open(location) };
+        let connection =
+            Connection::open_sqlite(path, Access::ReadOnly).map_err(|err| HistoryError::from_db(location, err))?;
+        let mut store = Self { connection, location: location.clone() };
+        match schema::version(&mut store.connection).map_err(|err| HistoryError::from_db(location, err))? {
+            schema::CURRENT_VERSION => Ok(store),
+            _older_or_newer => {
+                drop(store);
+                Self::open(location)
+            }
+        }
     }
 
     pub fn location(&self) -> &Location {
@@ -175,6 +195,16 @@ impl Store {
 
     fn read<T>(&mut self, work: impl FnOnce(&mut dyn Sql) -> Result<T, DbError>) -> Result<T, HistoryError> {
         self.connection.transaction(false, work).map_err(|err| HistoryError::from_db(&self.location, err))
+    }
+
+    /// Sets the exit code of a recorded run: the one posture exited with
+    /// when writing the outputs failed after the run was recorded.
+    pub fn set_exit_code(&mut self, run_id: &str, exit_code: u8) -> Result<(), HistoryError> {
+        let params = [Value::Int(exit_code.into()), Value::from(run_id)];
+        self.connection
+            .transaction(true, |sql| sql.execute("UPDATE runs SET exit_code = $1 WHERE id = $2", &params))
+            .map_err(|err| HistoryError::from_db(&self.location, err))?;
+        Ok(())
     }
 
     /// Appends a run: its metadata, its counts per benchmark, every
@@ -478,6 +508,48 @@ fn parse_status(text: &str) -> Result<Status, String> {
     text.parse::<Status>()
 }
 
+/// Names joined by newlines, a newline inside a name written `\n` and a
+/// backslash `\\` (a target name is whatever a fact bundle says), so that
+/// [`split_key`] gives the names back.
+fn join_key(names: &[String]) -> String {
+    let escaped: Vec<String> = names.iter().map(|name| name.replace('\\', "\\\\").replace('\n', "\\n")).collect();
+    escaped.join("\n")
+}
+
 fn split_key(key: &str) -> Vec<String> {
-    key.split('\n').filter(|s| !s.is_empty()).map(str::to_owned).collect()
+    key.split('\n').filter(|s| !s.is_empty()).map(unescape_name).collect()
+}
+
+/// The inverse of the escaping in [`join_key`]; any other backslash is kept.
+fn unescape_name(escaped: &str) -> String {
+    let mut out = String::with_capacity(escaped.len());
+    let mut chars = escaped.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('n') => out.push('\n'),
+            Some('\\') => out.push('\\'),
+            Some(other) => {
+                out.push('\\');
+                out.push(other);
+            }
+            None => out.push('\\'),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scope_keys_give_back_names_with_newlines_and_backslashes() {
+        let names = vec!["a\nb".to_owned(), "c\\n".to_owned(), "plain".to_owned()];
+        assert_eq!(split_key(&join_key(&names)), names);
+        assert_eq!(join_key(&["x".to_owned(), "y".to_owned()]), "x\ny");
+    }
 }

@@ -7,20 +7,30 @@ use std::fmt::Write as _;
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 
-use super::diff::percent;
+use super::diff::{percent, shown};
 use super::store::TrendPoint;
+use crate::escape::terminal;
 
 /// The trend page's template, embedded like the report templates.
 pub const TREND_TEMPLATE: &str = "trend.html";
 const TREND_TEMPLATE_TEXT: &str = include_str!("../../templates/trend.html");
 
-/// Parses `--since`: a number and a unit, `90d`, `12h`, `4w`, `30m`, `45s`.
+/// The longest `--since`: a century, far beyond any history, well inside
+/// what a date can be moved back by.
+pub const MAX_SINCE_DAYS: i64 = 36_500;
+
+/// Parses `--since`: a number and a unit, `90d`, `12h`, `4w`, `30m`, `45s`,
+/// at most [`MAX_SINCE_DAYS`].
 pub fn parse_since(text: &str) -> Result<Duration, String> {
     let text = text.trim();
     let bad = || format!("--since {text}: expected a number and a unit: s, m, h, d or w (e.g. 90d, 12h, 4w)");
+    let out_of_range =
+        || format!("--since {text}: out of range: at most {MAX_SINCE_DAYS}d ({} years)", MAX_SINCE_DAYS / 365);
     let split = text.find(|c: char| !c.is_ascii_digit()).ok_or_else(bad)?;
     let (number, unit) = text.split_at(split);
-    let n: i64 = number.parse().map_err(|_| bad())?;
+    if number.is_empty() {
+        return Err(bad());
+    }
     let seconds = match unit {
         "s" => 1,
         "m" => 60,
@@ -29,13 +39,19 @@ pub fn parse_since(text: &str) -> Result<Duration, String> {
         "w" => 604_800,
         _ => return Err(bad()),
     };
-    n.checked_mul(seconds).and_then(Duration::try_seconds).ok_or_else(bad)
+    // All digits: a parse failure is a number too large for any duration.
+    let n: i64 = number.parse().map_err(|_| out_of_range())?;
+    n.checked_mul(seconds)
+        .filter(|total| *total <= MAX_SINCE_DAYS * 86_400)
+        .and_then(Duration::try_seconds)
+        .ok_or_else(out_of_range)
 }
 
 /// The text table: one line per run and benchmark, oldest first.
 pub fn to_text(points: &[TrendPoint]) -> String {
     let mut out = String::new();
-    let benchmark_width = points.iter().map(|p| p.benchmark.len()).max().unwrap_or(0).max("BENCHMARK".len());
+    let benchmark_width =
+        points.iter().map(|p| terminal(&p.benchmark).chars().count()).max().unwrap_or(0).max("BENCHMARK".len());
     let _ = writeln!(
         out,
         "{:<20} {:<8} {:<benchmark_width$} {:>9} {:>5} {:>5} {:>5} {:>5} {:>6} {:>6}  TARGETS",
@@ -48,7 +64,7 @@ pub fn to_text(points: &[TrendPoint]) -> String {
             "{:<20} {:<8} {:<benchmark_width$} {:>9} {:>5} {:>5} {:>5} {:>5} {:>6} {:>6}  {}",
             p.started_at.format("%Y-%m-%d %H:%M:%S"),
             short_id(&p.run_id),
-            p.benchmark,
+            terminal(&p.benchmark),
             percent(p.pass_rate),
             c.pass,
             c.fail,
@@ -56,7 +72,7 @@ pub fn to_text(points: &[TrendPoint]) -> String {
             c.not_applicable,
             c.manual,
             c.waived,
-            p.targets.join(", ")
+            shown(&p.targets)
         );
     }
     out
@@ -254,6 +270,9 @@ mod tests {
         assert!(parse_since("d").is_err());
         assert!(parse_since("3y").is_err());
         assert!(parse_since("99999999999999999w").is_err());
+        let too_far = parse_since("99999999999999d").expect_err("out of range");
+        assert!(too_far.contains("out of range") && too_far.contains("36500d"), "{too_far}");
+        assert!(parse_since("36500d").is_ok() && parse_since("36501d").is_err());
     }
 
     #[test]

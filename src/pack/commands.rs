@@ -29,6 +29,11 @@ fn public_key_path(private: &std::path::Path) -> PathBuf {
 
 /// `posture verify PACK [--public-key FILE] [--allow-unpinned] [--max-pack-size SIZE]`.
 pub fn verify(args: &VerifyArgs) -> Result<(String, u8), Fatal> {
+    if let Some(key) = &args.public_key {
+        if let Some(problem) = crate::paths::file_problem(key, false) {
+            return Err(Fatal::Setup(format!("--public-key {}: {problem}", key.display())));
+        }
+    }
     let options = super::verify::VerifyOptions {
         public_key: args.public_key.clone(),
         allow_unpinned: args.allow_unpinned,

@@ -350,6 +350,8 @@ pub fn templates_from(texts: &[(String, String)]) -> Result<tera::Tera, ReportEr
         tera.add_raw_template(name, text).map_err(|err| template_error(name, &err))?;
     }
     tera.register_filter("without_fences", without_fences);
+    tera.register_filter("md", crate::escape::markdown_filter);
+    tera.register_filter("md_code", crate::escape::markdown_code_filter);
     Ok(tera)
 }
 

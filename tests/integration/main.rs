@@ -11,6 +11,7 @@ mod packs;
 mod pci;
 mod reports;
 mod secrets;
+mod small_fixes;
 mod ssh;
 mod support;
 mod verify_hostile;
