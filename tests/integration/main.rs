@@ -9,6 +9,7 @@ mod history;
 mod packs;
 mod pci;
 mod reports;
+mod script_limits;
 mod ssh;
 mod support;
 mod waivers;
