@@ -75,6 +75,19 @@ pub fn evaluate(
                 let target = &targets[*index];
                 let started = std::time::Instant::now();
                 let findings = match check {
+                    // Recorded in the pack as stopped by the wall clock: that outcome stands.
+                    Ok(compiled) if limits.timed_out_in_pack.contains_key(&((*id).clone(), target.name.clone())) => {
+                        let meta = &compiled.check.meta;
+                        let message = limits.timed_out_in_pack.get(&((*id).clone(), target.name.clone()));
+                        vec![error_finding(
+                            &meta.id,
+                            meta.severity,
+                            &target.name,
+                            &target.name,
+                            message.cloned().unwrap_or_default(),
+                            Vec::new(),
+                        )]
+                    }
                     Ok(compiled) => {
                         let worker = worker();
                         let own = worker

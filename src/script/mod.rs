@@ -37,6 +37,13 @@ pub struct Limits {
     /// thread-local read per operation.)
     pub max_memory: usize,
     pub max_duration: Duration,
+    /// (check id, target) pairs not run but reported, with the recorded
+    /// message, as stopped by the time limit: the outcome an evidence pack
+    /// recorded for them, which `posture verify` honours instead of
+    /// re-running them against its own clock. Never serialised: the record
+    /// is the finding itself (see [`is_time_limit_message`]).
+    #[serde(skip)]
+    pub timed_out_in_pack: BTreeMap<(String, String), String>,
 }
 
 impl Default for Limits {
@@ -48,6 +55,7 @@ impl Default for Limits {
             max_function_expr_depth: 64,
             max_memory: 512 * 1024 * 1024,
             max_duration: Duration::from_secs(10),
+            timed_out_in_pack: BTreeMap::new(),
         }
     }
 }

@@ -170,3 +170,21 @@ fn the_memory_budget_is_per_check_not_per_process() {
     assert_eq!(support::control_status(&report, "1.1"), "pass", "{}", support::control_messages(&report, "1.1"));
     assert!(support::control_messages(&report, "1.2").contains("memory limit"));
 }
+
+#[test]
+fn a_check_stopped_by_the_clock_is_taken_from_the_pack_and_the_pack_verifies() {
+    // Each round copies the whole value, so the operation limit is far away
+    // when the one-second clock stops the check.
+    let dir = content("    let a = [];\n    loop { a = [a]; }");
+    let out = audit(dir.path(), &["--script-timeout", "1", "--out", "pack", "--no-history"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let report = support::read_json(&dir.path().join("pack/report.json"));
+    assert!(support::control_messages(&report, "1.2").contains("time limit"));
+    let verified = posture(dir.path(), &["verify", "pack"]);
+    let text = support::stdout(&verified) + stderr(&verified).as_str();
+    assert!(
+        text.contains("taken from the pack: check linux_limits_attack on box was stopped by the audit's time limit"),
+        "{text}"
+    );
+    assert!(!text.contains("not re-derived:") && !text.contains("missing from the report"), "{text}");
+}
