@@ -188,3 +188,16 @@ fn a_check_stopped_by_the_clock_is_taken_from_the_pack_and_the_pack_verifies() {
     );
     assert!(!text.contains("not re-derived:") && !text.contains("missing from the report"), "{text}");
 }
+
+#[test]
+fn a_huge_template_range_is_a_template_error() {
+    let dir = content("    [pass(\"x\", \"y\")]");
+    std::fs::create_dir_all(dir.path().join("tpl")).expect("mkdir");
+    std::fs::write(dir.path().join("tpl/summary.md"), "{% for i in range(end=100000000000) %}{{ i }}{% endfor %}\n")
+        .expect("template");
+    let out = audit(dir.path(), &["--templates", "tpl", "--format", "md"]);
+    assert_eq!(out.status.signal(), None, "killed by a signal: {}", stderr(&out));
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let text = stderr(&out);
+    assert!(text.contains("summary.md") && text.contains("more than the limit of 100000"), "{text}");
+}
