@@ -64,41 +64,77 @@ pub fn evaluate(
                 .map(move |(index, _)| (id, check, index))
         })
         .collect();
-    let mut findings: Vec<Finding> = pairs
-        .par_iter()
-        .flat_map_iter(|(id, check, index)| {
-            let target = &targets[*index];
-            let started = std::time::Instant::now();
-            let findings = match check {
-                Ok(compiled) => {
-                    let worker = worker();
-                    let own = worker
-                        .checks
-                        .get(*id)
-                        .and_then(|slot| slot.get_or_init(|| worker.engine.compile(&compiled.check).ok()).as_ref());
-                    let facts = worker.facts[*index]
-                        .get_or_init(|| Arc::new(ScriptFacts::from_store(&target.facts, keys.iter().copied())))
-                        .clone();
-                    let outcome = worker.engine.run(own.unwrap_or(compiled), facts, limits.max_duration);
-                    findings_of_outcome(compiled, &target.name, outcome)
-                }
-                Err((problem, severity)) => {
-                    vec![error_finding(
-                        id,
-                        *severity,
-                        &target.name,
-                        &target.name,
-                        format!("check could not be loaded: {problem}"),
-                        Vec::new(),
-                    )]
-                }
-            };
-            on_done(id, started.elapsed());
-            findings
-        })
-        .collect();
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(rayon::current_num_threads())
+        .stack_size(evaluation_stack_size(limits.max_memory))
+        .build();
+    let evaluate_all = || -> Vec<Finding> {
+        pairs
+            .par_iter()
+            .flat_map_iter(|(id, check, index)| {
+                let target = &targets[*index];
+                let started = std::time::Instant::now();
+                let findings = match check {
+                    // Recorded in the pack as stopped by the wall clock: that outcome stands.
+                    Ok(compiled) if limits.timed_out_in_pack.contains_key(&((*id).clone(), target.name.clone())) => {
+                        let meta = &compiled.check.meta;
+                        let message = limits.timed_out_in_pack.get(&((*id).clone(), target.name.clone()));
+                        vec![error_finding(
+                            &meta.id,
+                            meta.severity,
+                            &target.name,
+                            &target.name,
+                            message.cloned().unwrap_or_default(),
+                            Vec::new(),
+                        )]
+                    }
+                    Ok(compiled) => {
+                        let worker = worker();
+                        let own = worker
+                            .checks
+                            .get(*id)
+                            .and_then(|slot| slot.get_or_init(|| worker.engine.compile(&compiled.check).ok()).as_ref());
+                        let facts = worker.facts[*index]
+                            .get_or_init(|| Arc::new(ScriptFacts::from_store(&target.facts, keys.iter().copied())))
+                            .clone();
+                        let outcome = worker.engine.run(own.unwrap_or(compiled), facts, limits.max_duration);
+                        findings_of_outcome(compiled, &target.name, outcome)
+                    }
+                    Err((problem, severity)) => {
+                        vec![error_finding(
+                            id,
+                            *severity,
+                            &target.name,
+                            &target.name,
+                            format!("check could not be loaded: {problem}"),
+                            Vec::new(),
+                        )]
+                    }
+                };
+                on_done(id, started.elapsed());
+                findings
+            })
+            .collect()
+    };
+    // Without the larger stacks (the pool could not be made), evaluate on the
+    // current threads rather than not at all.
+    let mut findings = match pool {
+        Ok(pool) => pool.install(evaluate_all),
+        Err(_) => evaluate_all(),
+    };
     findings.sort_by(|a, b| (&a.check_id, &a.target, &a.resource).cmp(&(&b.check_id, &b.target, &b.resource)));
     findings
+}
+
+/// The stack of an evaluation thread: Rhai clones and drops values
+/// recursively, so a script that nests an array in itself (`a = [a]` in a
+/// loop) needs stack in proportion to the depth it reaches, and the memory
+/// budget bounds that depth (each level costs at least two heap blocks, 48
+/// bytes; one level of cloning or dropping takes well under that much stack).
+/// The stack is reserved, not committed: only what a script uses is memory.
+fn evaluation_stack_size(max_memory: usize) -> usize {
+    const MIN_STACK: usize = 16 * 1024 * 1024;
+    max_memory.saturating_add(MIN_STACK)
 }
 
 /// The target name of the findings of a check whose provider has no target
@@ -215,7 +251,7 @@ fn findings_of_script(
     findings
         .into_iter()
         .map(|finding| {
-            let observed = finding.observed.as_ref().map(crate::script::values::to_json);
+            let observed = finding.observed;
             Finding::builder(&meta.id, meta.severity, target)
                 .resource(finding.resource)
                 .status(finding.status)

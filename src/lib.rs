@@ -26,10 +26,10 @@ pub mod waivers;
 use std::io::IsTerminal;
 
 /// The heap allocator (mimalloc: scripts allocate many small values from
-/// several threads at once), wrapped so that script evaluations can be held
-/// to a memory budget (see `script::Limits::max_memory`).
+/// several threads at once), counting each thread's heap so that one script
+/// evaluation is held to its own memory budget (see `script::Limits::max_memory`).
 #[global_allocator]
-pub static ALLOCATOR: cap::Cap<mimalloc::MiMalloc> = cap::Cap::new(mimalloc::MiMalloc, usize::MAX);
+static ALLOCATOR: script::heap::CountingAllocator = script::heap::CountingAllocator;
 
 use cli::{Cli, Command};
 

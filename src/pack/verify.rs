@@ -437,6 +437,12 @@ fn rederive(dir: &Path, manifest: &Manifest, max_bytes: u64, verification: &mut 
             derived.run.exit_code
         ));
     }
+    for (check, target) in timed_out_pairs(&recorded).into_keys() {
+        verification.confirmed.push(format!(
+            "taken from the pack: check {check} on {target} was stopped by the audit's time limit; that outcome is \
+             not re-derived (it depends on the auditing machine's speed) and cannot be proven either way"
+        ));
+    }
     // Each rendered report must be the re-derived report's rendering, whatever
     // report.json says: a reader may read only summary.md.
     rerender(dir, manifest, &derived, max_bytes, verification);
@@ -497,10 +503,16 @@ fn rederived_report(dir: &Path, manifest: &Manifest, max_bytes: u64) -> Result<(
             )
         })?),
     };
-    let engine = ScriptEngine::new(&manifest.limits, &catalog.preludes);
+    // Only the deterministic limits apply: no wall clock (a verdict must not
+    // depend on this machine's speed), and the (check, target) pairs the pack
+    // records as stopped by the audit's clock keep that outcome.
+    let mut limits = manifest.limits.clone();
+    limits.max_duration = std::time::Duration::MAX;
+    limits.timed_out_in_pack = timed_out_pairs(&recorded);
+    let engine = ScriptEngine::new(&limits, &catalog.preludes);
     let planned = crate::audit::compile_plan(&catalog, &plan, &engine);
     let providers = crate::audit::check_providers(&catalog, &plan);
-    let findings = crate::audit::evaluate_plan(&catalog, &planned, &providers, &targets, &manifest.limits, &|_, _| {});
+    let findings = crate::audit::evaluate_plan(&catalog, &planned, &providers, &targets, &limits, &|_, _| {});
     let today = recorded.run.started_at.date_naive();
     let results = RunResults::build(&plan, findings, &catalog.severities(), waivers, today);
     let mut exit_code = crate::results::exit_code(&results, fail_on, recorded.problems.len());
@@ -751,6 +763,21 @@ fn shown(value: &Value) -> String {
     } else {
         text
     }
+}
+
+/// The (check, target) pairs whose recorded finding says the check was
+/// stopped by the time limit: the one non-deterministic limit, whose outcome
+/// verify takes from the pack rather than from its own clock.
+fn timed_out_pairs(report: &Report) -> BTreeMap<(String, String), String> {
+    report
+        .benchmarks
+        .iter()
+        .flat_map(|b| &b.sections)
+        .flat_map(|s| &s.controls)
+        .flat_map(|c| &c.findings)
+        .filter(|f| crate::script::is_time_limit_message(&f.message))
+        .map(|f| ((f.check.clone(), f.target.clone()), f.message.clone()))
+        .collect()
 }
 
 /// Paths of the temporary unpack folder say nothing to the reader.

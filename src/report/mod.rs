@@ -352,6 +352,7 @@ pub fn templates_from(texts: &[(String, String)]) -> Result<tera::Tera, ReportEr
     tera.register_filter("without_fences", without_fences);
     tera.register_filter("md", crate::escape::markdown_filter);
     tera.register_filter("md_code", crate::escape::markdown_code_filter);
+    tera.register_function("range", bounded_range);
     Ok(tera)
 }
 
@@ -378,6 +379,37 @@ fn read_template(dir: &Path, path: &Path) -> Result<String, ReportError> {
 
 /// The names of the templates, which are also the names of the reports they render.
 pub const TEMPLATE_NAMES: [&str; 3] = [HTML_TEMPLATE, JUNIT_TEMPLATE, MARKDOWN_TEMPLATE];
+
+
+/// The most numbers a template's `range` may give.
+const MAX_RANGE: u64 = 100_000;
+
+/// Tera's `range(start=0, end, step_by=1)`, refusing more than [`MAX_RANGE`]
+/// numbers (the built-in one builds any size it is asked for, and
+/// `range(end=100000000000)` ended the process).
+fn bounded_range(args: &std::collections::HashMap<String, tera::Value>) -> tera::Result<tera::Value> {
+    let number = |name: &str, default: Option<u64>| -> tera::Result<u64> {
+        match args.get(name) {
+            Some(value) => value.as_u64().ok_or_else(|| {
+                tera::Error::msg(format!("Function `range` received {name}={value} but `{name}` can only be a number"))
+            }),
+            None => default.ok_or_else(|| tera::Error::msg("Function `range` was called without an `end` argument")),
+        }
+    };
+    let (start, end, step) = (number("start", Some(0))?, number("end", None)?, number("step_by", Some(1))?);
+    if step == 0 {
+        return Err(tera::Error::msg("Function `range` received step_by=0"));
+    }
+    let count = end.saturating_sub(start).div_ceil(step);
+    if count > MAX_RANGE {
+        return Err(tera::Error::msg(format!(
+            "Function `range` would give {count} numbers, more than the limit of {MAX_RANGE}"
+        )));
+    }
+    Ok(tera::Value::Array(
+        (start..end).step_by(usize::try_from(step).unwrap_or(usize::MAX)).map(tera::Value::from).collect(),
+    ))
+}
 
 /// Drops Markdown code-fence lines (```sh) from text shown preformatted.
 fn without_fences(

@@ -34,7 +34,9 @@ impl ScriptFacts {
             .into_iter()
             .map(|key| {
                 let value = match store.get(key).map(|fact| &fact.value) {
-                    Some(FactValue::Available { value }) => Ok(super::values::to_script(value)),
+                    Some(FactValue::Available { value }) => {
+                        super::values::to_script(value).map_err(|err| format!("it cannot be given to a script: {err}"))
+                    }
                     Some(FactValue::Unavailable { reason }) => Err(reason.clone()),
                     None => Err("this fact was not collected for this target".to_owned()),
                 };
@@ -162,7 +164,9 @@ pub struct ScriptFinding {
     pub status: Status,
     pub resource: String,
     pub message: String,
-    pub observed: Option<Dynamic>,
+    /// Converted when the finding is built, inside the script's budget and
+    /// within the nesting and size limits of [`super::values::to_json`].
+    pub observed: Option<serde_json::Value>,
 }
 
 fn descend(value: &Dynamic, path: &[Dynamic]) -> Dynamic {
@@ -209,12 +213,14 @@ pub fn register(engine: &mut Engine) {
             observed: None,
         });
         engine.register_fn(name, move |resource: ImmutableString, message: ImmutableString, observed: Dynamic| {
-            ScriptFinding {
+            let observed = super::values::to_json(&observed)
+                .map_err(|err| runtime_error(format!("the observed value of a finding is refused: {err}")))?;
+            Ok::<_, Box<EvalAltResult>>(ScriptFinding {
                 status,
                 resource: resource.to_string(),
                 message: message.to_string(),
                 observed: Some(observed),
-            }
+            })
         });
     }
     constructors(engine, "pass", Status::Pass);
@@ -229,30 +235,51 @@ pub fn register(engine: &mut Engine) {
 }
 
 /// Replaces the built-in functions that allocate in proportion to an
-/// argument in one operation (`pad`, `blob`), which the per-operation memory
-/// check would only see after the allocation, with versions that refuse a
-/// size beyond the memory budget first.
+/// argument in one operation, which the per-operation memory check would
+/// only see after the allocation (or never: an allocation too large for the
+/// machine aborts the process), with versions that refuse first.
+///
+/// Audited against Rhai 1.27's packages: the functions that size their result
+/// by an integer argument (`pad` of arrays, strings and BLOBs, `blob(len)`)
+/// are refused up front when the bytes they ask for exceed what is left of
+/// this evaluation's budget; the functions whose result is many small values
+/// made from one existing value (`split` (all its forms, whitespace
+/// included), `split_rev`, `to_chars`, BLOB `to_array`: each element takes far
+/// more memory than the byte it came from) are rebuilt here and stop as soon
+/// as this thread's count passes the budget. Everything else allocates at
+/// most about the size of values the script already holds (`+`, `+=`,
+/// `append`, `extend`, `splice`, `sub_string`, `replace`, `keys`, `values`,
+/// `sort`, `to_string` of a big array), so the per-operation check bounds it
+/// within twice the budget. Rhai's iterators (`range`, `chars`) are lazy.
 pub fn guard_bulk_allocations(engine: &mut Engine, max_memory: usize) {
-    // A lower bound on the bytes one element or character takes.
+    // A lower bound on the bytes one array element takes (a `Dynamic`).
     const ELEMENT_BYTES: usize = 16;
-    let too_large = move |len: rhai::INT, what: &str| -> Result<(), Box<EvalAltResult>> {
+    let refuse = move |len: rhai::INT, unit: usize, what: &str| -> Result<usize, Box<EvalAltResult>> {
         let len = usize::try_from(len).unwrap_or(0);
-        if len.saturating_mul(ELEMENT_BYTES) > max_memory {
-            return Err(runtime_error(format!("{what} of {len} elements exceeds the script memory limit")));
+        if len.saturating_mul(unit) > super::heap_room() {
+            return Err(runtime_error(format!(
+                "{}: {what} of {len} elements asked for more than is left",
+                super::memory_limit_message(max_memory)
+            )));
         }
-        Ok(())
+        Ok(len)
     };
     engine.register_fn("pad", move |array: &mut rhai::Array, len: rhai::INT, item: Dynamic| {
-        too_large(len, "pad")?;
-        let len = usize::try_from(len).unwrap_or(0);
+        let len = refuse(len, ELEMENT_BYTES, "pad")?;
         if array.len() < len {
             array.resize(len, item);
         }
         Ok::<_, Box<EvalAltResult>>(())
     });
+    engine.register_fn("pad", move |blob: &mut rhai::Blob, len: rhai::INT, value: rhai::INT| {
+        let len = refuse(len, 1, "pad")?;
+        if blob.len() < len {
+            blob.resize(len, (value & 0xff) as u8);
+        }
+        Ok::<_, Box<EvalAltResult>>(())
+    });
     engine.register_fn("pad", move |text: &mut ImmutableString, len: rhai::INT, character: char| {
-        too_large(len, "pad")?;
-        let len = usize::try_from(len).unwrap_or(0);
+        let len = refuse(len, character.len_utf8(), "pad")?;
         let count = text.chars().count();
         if count < len {
             let mut padded = text.to_string();
@@ -262,8 +289,7 @@ pub fn guard_bulk_allocations(engine: &mut Engine, max_memory: usize) {
         Ok::<_, Box<EvalAltResult>>(())
     });
     engine.register_fn("pad", move |text: &mut ImmutableString, len: rhai::INT, filler: ImmutableString| {
-        too_large(len, "pad")?;
-        let len = usize::try_from(len).unwrap_or(0);
+        let len = refuse(len, 4, "pad")?;
         let mut padded = text.to_string();
         let mut count = padded.chars().count();
         while count < len && !filler.is_empty() {
@@ -276,11 +302,74 @@ pub fn guard_bulk_allocations(engine: &mut Engine, max_memory: usize) {
         Ok::<_, Box<EvalAltResult>>(())
     });
     engine.register_fn("blob", move |len: rhai::INT| {
-        too_large(len, "blob")?;
-        Ok::<_, Box<EvalAltResult>>(vec![0_u8; usize::try_from(len).unwrap_or(0)])
+        let len = refuse(len, 1, "blob")?;
+        Ok::<_, Box<EvalAltResult>>(vec![0_u8; len])
     });
     engine.register_fn("blob", move |len: rhai::INT, value: rhai::INT| {
-        too_large(len, "blob")?;
-        Ok::<_, Box<EvalAltResult>>(vec![(value & 0xff) as u8; usize::try_from(len).unwrap_or(0)])
+        let len = refuse(len, 1, "blob")?;
+        Ok::<_, Box<EvalAltResult>>(vec![(value & 0xff) as u8; len])
     });
+
+    let strings =
+        move |text: &ImmutableString, pieces: &mut dyn Iterator<Item = &str>| string_pieces(text, pieces, max_memory);
+    engine.register_fn("split", move |text: &mut ImmutableString, delimiter: &str| {
+        strings(text, &mut text.split(delimiter))
+    });
+    engine.register_fn("split", move |text: &mut ImmutableString, delimiter: char| {
+        strings(text, &mut text.split(delimiter))
+    });
+    engine.register_fn("split_rev", move |text: &mut ImmutableString, delimiter: &str| {
+        strings(text, &mut text.rsplit(delimiter))
+    });
+    engine.register_fn("split_rev", move |text: &mut ImmutableString, delimiter: char| {
+        strings(text, &mut text.rsplit(delimiter))
+    });
+    engine.register_fn("split", move |text: &mut ImmutableString, delimiter: &str, segments: rhai::INT| {
+        strings(text, &mut text.splitn(segment_count(segments), delimiter))
+    });
+    engine.register_fn("split", move |text: &mut ImmutableString, delimiter: char, segments: rhai::INT| {
+        strings(text, &mut text.splitn(segment_count(segments), delimiter))
+    });
+    engine.register_fn("split_rev", move |text: &mut ImmutableString, delimiter: &str, segments: rhai::INT| {
+        strings(text, &mut text.rsplitn(segment_count(segments), delimiter))
+    });
+    engine.register_fn("split_rev", move |text: &mut ImmutableString, delimiter: char, segments: rhai::INT| {
+        strings(text, &mut text.rsplitn(segment_count(segments), delimiter))
+    });
+    engine.register_fn("split", move |text: &mut ImmutableString| strings(text, &mut text.split_whitespace()));
+    engine.register_fn("to_chars", move |text: &str| bounded_array(text.chars().map(Dynamic::from_char), max_memory));
+    engine.register_fn("to_array", move |blob: &mut rhai::Blob| {
+        bounded_array(blob.iter().map(|byte| Dynamic::from_int(rhai::INT::from(*byte))), max_memory)
+    });
+}
+
+/// Rhai's splitting, element for element (an empty string is one empty segment).
+fn string_pieces(
+    text: &ImmutableString,
+    pieces: &mut dyn Iterator<Item = &str>,
+    max_memory: usize,
+) -> Result<rhai::Array, Box<EvalAltResult>> {
+    if text.is_empty() {
+        return Ok(vec![Dynamic::from(text.clone())]);
+    }
+    bounded_array(pieces.map(|piece| Dynamic::from(ImmutableString::from(piece))), max_memory)
+}
+
+/// Rhai's `splitn` segment count: at least one segment.
+fn segment_count(segments: rhai::INT) -> usize {
+    usize::try_from(segments.max(1)).unwrap_or(usize::MAX)
+}
+
+/// Collects the elements into an array, stopping with the memory-limit error
+/// as soon as this thread's allocations pass the evaluation's budget.
+fn bounded_array(items: impl Iterator<Item = Dynamic>, max_memory: usize) -> Result<rhai::Array, Box<EvalAltResult>> {
+    const CHECK_INTERVAL: usize = 1024;
+    let mut array = rhai::Array::new();
+    for (index, item) in items.enumerate() {
+        if index % CHECK_INTERVAL == 0 && super::over_memory_budget() {
+            return Err(runtime_error(super::memory_limit_message(max_memory)));
+        }
+        array.push(item);
+    }
+    Ok(array)
 }

@@ -3,6 +3,7 @@
 //! target's facts, turning every script fault into a positioned error.
 
 pub mod api;
+pub mod heap;
 pub mod values;
 
 use std::cell::Cell;
@@ -28,11 +29,21 @@ pub struct Limits {
     pub max_expr_depth: usize,
     pub max_function_expr_depth: usize,
     /// Heap growth allowed to one evaluation, in bytes: bounds every string,
-    /// array and map a script builds. (Rhai's own size limits re-measure a
-    /// container after every operation on it, which makes ordinary loops over
-    /// a large host quadratic; the budget costs one atomic read per operation.)
+    /// array and map a script builds. It counts the bytes the evaluating
+    /// thread allocated during this evaluation (see [`heap`]), so neighbours
+    /// never count, and the verdict does not depend on the host. (Rhai's own
+    /// size limits re-measure a container after every operation on it, which
+    /// makes ordinary loops over a large host quadratic; the budget costs one
+    /// thread-local read per operation.)
     pub max_memory: usize,
     pub max_duration: Duration,
+    /// (check id, target) pairs not run but reported, with the recorded
+    /// message, as stopped by the time limit: the outcome an evidence pack
+    /// recorded for them, which `posture verify` honours instead of
+    /// re-running them against its own clock. Never serialised: the record
+    /// is the finding itself (see [`is_time_limit_message`]).
+    #[serde(skip)]
+    pub timed_out_in_pack: BTreeMap<(String, String), String>,
 }
 
 impl Default for Limits {
@@ -44,6 +55,7 @@ impl Default for Limits {
             max_function_expr_depth: 64,
             max_memory: 512 * 1024 * 1024,
             max_duration: Duration::from_secs(10),
+            timed_out_in_pack: BTreeMap::new(),
         }
     }
 }
@@ -51,12 +63,50 @@ impl Default for Limits {
 /// The limits of the evaluation running on this thread.
 #[derive(Clone, Copy)]
 struct Budget {
-    deadline: Instant,
-    heap_ceiling: usize,
+    /// None: no wall-clock limit (a duration too long to represent, as
+    /// `posture verify` asks for: only deterministic limits apply there).
+    deadline: Option<Instant>,
+    /// The reading of [`heap::thread_held`] this evaluation may not exceed.
+    heap_ceiling: isize,
+    max_memory: usize,
 }
 
 thread_local! {
     static BUDGET: Cell<Option<Budget>> = const { Cell::new(None) };
+}
+
+/// The bytes the evaluation running on this thread may still allocate
+/// (`usize::MAX` when no evaluation runs here).
+pub(crate) fn heap_room() -> usize {
+    match BUDGET.with(Cell::get) {
+        Some(budget) => usize::try_from(budget.heap_ceiling.saturating_sub(heap::thread_held())).unwrap_or(0),
+        None => usize::MAX,
+    }
+}
+
+/// The memory budget of the evaluation running on this thread, in bytes.
+pub(crate) fn current_max_memory() -> usize {
+    BUDGET.with(Cell::get).map_or(0, |budget| budget.max_memory)
+}
+
+/// Whether the evaluation running on this thread is past its memory budget.
+pub(crate) fn over_memory_budget() -> bool {
+    BUDGET.with(Cell::get).is_some_and(|budget| heap::thread_held() > budget.heap_ceiling)
+}
+
+/// The message of a script stopped by its memory budget.
+pub(crate) fn memory_limit_message(max_memory: usize) -> String {
+    format!("the script exceeded its memory limit ({} MiB)", max_memory / (1024 * 1024))
+}
+
+/// The message of a script stopped by the wall clock: the one limit whose
+/// outcome depends on the machine, recognised by `posture verify` in a
+/// recorded finding (see [`is_time_limit_message`]).
+pub const TIME_LIMIT_MESSAGE: &str = "the script exceeded its time limit";
+
+/// Whether a finding's message records a check stopped by the wall clock.
+pub fn is_time_limit_message(message: &str) -> bool {
+    message.starts_with("check failed: ") && message.ends_with(TIME_LIMIT_MESSAGE)
 }
 
 /// How often (in operations) the wall-clock limit is looked at.
@@ -143,8 +193,9 @@ impl ScriptEngine {
         let handle = FactsHandle::new(facts, compiled.declared.clone());
         let options = CallFnOptions::new().eval_ast(false).rewind_scope(true);
         let budget = Budget {
-            deadline: Instant::now() + max_duration,
-            heap_ceiling: crate::ALLOCATOR.allocated().saturating_add(self.max_memory),
+            deadline: Instant::now().checked_add(max_duration),
+            heap_ceiling: heap::thread_held().saturating_add(isize::try_from(self.max_memory).unwrap_or(isize::MAX)),
+            max_memory: self.max_memory,
         };
         BUDGET.with(|b| b.set(Some(budget)));
         let result = self.engine.call_fn_with_options::<Dynamic>(
@@ -189,17 +240,14 @@ fn hardened_engine(limits: &Limits) -> Engine {
         .disable_symbol("eval");
     engine.on_print(|_| {});
     engine.on_debug(|_, _, _| {});
-    let max_memory_mib = limits.max_memory / (1024 * 1024);
+    let max_memory = limits.max_memory;
     engine.on_progress(move |operations| {
         let budget = BUDGET.with(Cell::get)?;
-        // The heap is process-wide: another evaluation running at the same
-        // time counts too, which can only stop a script early, never let one
-        // run past the budget.
-        if crate::ALLOCATOR.allocated() > budget.heap_ceiling {
-            return Some(Dynamic::from(format!("the script exceeded its memory limit ({max_memory_mib} MiB)")));
+        if heap::thread_held() > budget.heap_ceiling {
+            return Some(Dynamic::from(memory_limit_message(max_memory)));
         }
-        if operations % CLOCK_CHECK_INTERVAL == 0 && Instant::now() > budget.deadline {
-            return Some(Dynamic::from("the script exceeded its time limit"));
+        if operations % CLOCK_CHECK_INTERVAL == 0 && budget.deadline.is_some_and(|deadline| Instant::now() > deadline) {
+            return Some(Dynamic::from(TIME_LIMIT_MESSAGE));
         }
         None
     });

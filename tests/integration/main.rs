@@ -10,6 +10,7 @@ mod no_hangs;
 mod packs;
 mod pci;
 mod reports;
+mod script_limits;
 mod secrets;
 mod small_fixes;
 mod ssh;
