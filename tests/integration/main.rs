@@ -6,6 +6,7 @@ mod catalog;
 mod checks;
 mod cli;
 mod history;
+mod output_folder;
 mod packs;
 mod pci;
 mod reports;
