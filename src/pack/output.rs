@@ -475,3 +475,40 @@ fn write_archive(dir: &Path, files: &BTreeMap<String, String>, file: &std::fs::F
     encoder.finish().map_err(|err| io_error(dir, err))?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn own_names_are_posture_outputs_and_content_only() {
+        for own in ["report.json", "manifest.sig", MARKER, "content/checks/linux/a.rhai"] {
+            assert!(is_own_name(own), "{own}");
+        }
+        for foreign in [".ssh/id_ed25519", "notes.txt", "content/../x", "/etc/shadow", "content"] {
+            assert!(!is_own_name(foreign), "{foreign}");
+        }
+        assert!(is_own_dir("content") && is_own_dir("content/checks") && !is_own_dir(".ssh"));
+    }
+
+    #[test]
+    fn a_folder_without_marker_is_all_foreign_and_kept() {
+        let dir = tempfile::tempdir().expect("tmp");
+        std::fs::write(dir.path().join("report.json"), "mine").expect("write");
+        assert_eq!(foreign_entries(dir.path()).expect("list"), ["report.json"]);
+        assert!(!remove_own(dir.path(), false), "nothing removed without a marker");
+        assert!(dir.path().join("report.json").is_file());
+    }
+
+    #[test]
+    fn a_staging_folder_dropped_before_commit_is_removed() {
+        let parent = tempfile::tempdir().expect("tmp");
+        let out = parent.path().join("out");
+        let mut staging = Staging::create(&out, "run-1").expect("staging");
+        staging.write("report.json", b"{}").expect("write");
+        let path = staging.path().to_path_buf();
+        assert!(path.join(MARKER).is_file());
+        drop(staging);
+        assert!(!path.exists() && !out.exists());
+    }
+}
