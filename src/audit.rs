@@ -39,6 +39,8 @@ pub fn run(settings: &AuditSettings) -> Result<u8, Fatal> {
     if let Some(key) = &settings.signing_key {
         crate::pack::keys::read_signing_key(key).map_err(|e| Fatal::Setup(format!("--sign: {e}")))?;
     }
+    // So must an output folder posture may not write into.
+    crate::pack::output::check(&settings.out).map_err(|e| Fatal::Setup(e.to_string()))?;
     let waivers = match &settings.waivers {
         Some(path) => {
             Waivers::load(path, &|scope| catalog.has_scope(scope)).map_err(|e| Fatal::Setup(e.to_string()))?
@@ -49,6 +51,7 @@ pub fn run(settings: &AuditSettings) -> Result<u8, Fatal> {
         .enable_all()
         .build()
         .map_err(|e| Fatal::Setup(format!("cannot start the async runtime: {e}")))?;
+    crate::pack::output::remove_on_signal(&runtime);
 
     // Connect (credentials, identity) or read the bundle before planning: the
     // targets' providers choose the default benchmarks.
@@ -228,8 +231,10 @@ pub fn run(settings: &AuditSettings) -> Result<u8, Fatal> {
     }
     phase.done("record the run in the history");
     let recorded = history.until_outputs_written(&report.run.id);
-    crate::pack::clear_previous(&settings.out).map_err(|e| Fatal::Output(format!("evidence pack: {e}")))?;
-    write_reports(settings, &tera, &report, &progress)?;
+    // The whole output is built beside --out and swapped in at once.
+    let pack_error = |e: crate::pack::PackError| Fatal::Output(format!("evidence pack: {e}"));
+    let mut staging = crate::pack::output::Staging::create(&settings.out, &report.run.id).map_err(pack_error)?;
+    write_reports(settings, &tera, &report, &mut staging)?;
     phase.done("render and write reports");
     let pack = crate::pack::PackInput {
         catalog: &catalog,
@@ -241,14 +246,21 @@ pub fn run(settings: &AuditSettings) -> Result<u8, Fatal> {
         signing_key: settings.signing_key.as_deref(),
         templates: &template_texts,
     };
-    crate::pack::write(&settings.out, &pack).map_err(|e| Fatal::Output(format!("evidence pack: {e}")))?;
+    crate::pack::write(&mut staging, &pack).map_err(pack_error)?;
+    if let Some(archive) = &settings.pack_archive {
+        crate::pack::archive(&staging, archive).map_err(|e| Fatal::Output(format!("--pack: {e}")))?;
+    }
+    let written: Vec<String> = staging.files().keys().filter(|f| !f.contains('/')).cloned().collect();
+    staging.commit().map_err(pack_error)?;
+    for file in written {
+        progress.log(&format!("wrote {}", settings.out.join(file).display()));
+    }
     progress.log(&format!(
         "wrote the evidence pack {}{}",
         settings.out.join(crate::pack::MANIFEST).display(),
         if settings.signing_key.is_some() { " (signed)" } else { "" }
     ));
     if let Some(archive) = &settings.pack_archive {
-        crate::pack::archive(&settings.out, archive).map_err(|e| Fatal::Output(format!("--pack: {e}")))?;
         progress.log(&format!("wrote {}", archive.display()));
     }
     phase.done("write the evidence pack");
@@ -356,7 +368,7 @@ fn write_reports(
     settings: &AuditSettings,
     tera: &tera::Tera,
     report: &model::Report,
-    progress: &Progress,
+    staging: &mut crate::pack::output::Staging,
 ) -> Result<(), Fatal> {
     // report.json is written whatever the formats: the evidence pack is
     // verified against it.
@@ -372,9 +384,7 @@ fn write_reports(
             Format::Md => ("summary.md", report::render(tera, report::MARKDOWN_TEMPLATE, report)),
         };
         let contents = contents.map_err(|e| Fatal::Output(e.to_string()))?;
-        let path = settings.out.join(file);
-        report::write_atomic(&path, &contents).map_err(|e| Fatal::Output(e.to_string()))?;
-        progress.log(&format!("wrote {}", path.display()));
+        staging.write(file, contents.as_bytes()).map_err(|e| Fatal::Output(e.to_string()))?;
     }
     Ok(())
 }

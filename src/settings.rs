@@ -1,7 +1,7 @@
 //! Settings: everything the audit needs, resolved once from the command line,
 //! so that bad input fails here, before any fact is collected.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::catalog::plan::{ControlPattern, Selection};
@@ -206,6 +206,9 @@ pub enum SettingsError {
     Config(crate::config::ConfigError),
     #[error("{0}")]
     History(String),
+    /// Two output paths that would overwrite each other or the output folder.
+    #[error("{0}")]
+    OutputPaths(String),
 }
 
 impl AuditSettings {
@@ -332,6 +335,11 @@ impl AuditSettings {
             FailOnArg::High => FailOn::AtLeast(Severity::High),
             FailOnArg::Critical => FailOn::AtLeast(Severity::Critical),
         };
+        let history_file = match &history {
+            Some(crate::history::Location::Sqlite(path)) => Some(path.as_path()),
+            _ => None,
+        };
+        check_output_paths(&args.out, args.save_facts.as_deref(), args.pack.as_deref(), history_file)?;
         Ok(Self {
             content_dirs: args.content.content,
             selection: Selection { benchmarks, controls: patterns(&args.controls)?, skip: patterns(&args.skip)? },
@@ -360,6 +368,81 @@ impl AuditSettings {
             FailOn::AtLeast(severity) => severity.to_string(),
         }
     }
+}
+
+/// Refuses output paths that would overwrite each other or land in the
+/// output folder (posture's alone, replaced whole by each audit):
+/// `--save-facts`, `--pack` and the history file must be outside `--out`
+/// and distinct.
+fn check_output_paths(
+    out: &Path,
+    save_facts: Option<&Path>,
+    pack: Option<&Path>,
+    history: Option<&Path>,
+) -> Result<(), SettingsError> {
+    let out_resolved = resolved(out);
+    let named = [("--save-facts", save_facts), ("--pack", pack), ("--history", history)];
+    let given: Vec<(&str, &Path, PathBuf)> =
+        named.iter().filter_map(|(flag, path)| path.map(|p| (*flag, p, resolved(p)))).collect();
+    for (flag, path, resolved) in &given {
+        if resolved.starts_with(&out_resolved) {
+            return Err(SettingsError::OutputPaths(format!(
+                "{flag} {}: inside the output folder --out {} (posture's alone, replaced whole by each audit): \
+                 give a path outside it",
+                path.display(),
+                out.display()
+            )));
+        }
+        if out_resolved.starts_with(resolved) {
+            return Err(SettingsError::OutputPaths(format!(
+                "{flag} {}: the output folder --out {} is at or below it: give a file path outside --out",
+                path.display(),
+                out.display()
+            )));
+        }
+    }
+    for (index, (flag, path, resolved)) in given.iter().enumerate() {
+        if let Some((other, _, _)) = given[index + 1..].iter().find(|(_, _, r)| r == resolved) {
+            return Err(SettingsError::OutputPaths(format!(
+                "{flag} and {other} both name {}: give each its own file",
+                path.display()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// `path` made absolute, its existing part with links resolved and the
+/// rest normalised, so that two spellings of one place compare equal.
+fn resolved(path: &Path) -> PathBuf {
+    use std::path::Component;
+    let absolute =
+        if path.is_absolute() { path.to_path_buf() } else { std::env::current_dir().unwrap_or_default().join(path) };
+    let mut existing = absolute.clone();
+    let mut missing = Vec::new();
+    let base = loop {
+        if let Ok(found) = existing.canonicalize() {
+            break found;
+        }
+        match (existing.file_name().map(std::ffi::OsStr::to_os_string), existing.parent()) {
+            (Some(name), Some(parent)) => {
+                missing.push(name);
+                existing = parent.to_path_buf();
+            }
+            _ => break existing,
+        }
+    };
+    let mut result = base;
+    for name in missing.iter().rev() {
+        match Path::new(name).components().next() {
+            Some(Component::ParentDir) => {
+                result.pop();
+            }
+            Some(Component::CurDir) | None => {}
+            Some(_) => result.push(name),
+        }
+    }
+    result
 }
 
 /// The inventory targets `raw` names: a target name, a group name, or

@@ -12,6 +12,7 @@
 
 pub mod commands;
 pub mod keys;
+pub mod output;
 pub mod verify;
 
 use std::collections::BTreeMap;
@@ -82,13 +83,16 @@ pub enum PackError {
     Key(String),
     #[error("{path}: {message}")]
     Format { path: String, message: String },
+    /// The output folder (`--out`) is not posture's to write into.
+    #[error("--out {path}: {message}")]
+    Output { path: String, message: String },
 }
 
 fn io_error(path: &Path, err: impl std::fmt::Display) -> PackError {
     PackError::Io { path: path.display().to_string(), message: err.to_string() }
 }
 
-/// What [`write`] needs beyond the reports already in the folder.
+/// What [`write`] needs beyond the reports already in the staging folder.
 pub struct PackInput<'a> {
     pub catalog: &'a Catalog,
     pub plan: &'a Plan<'a>,
@@ -103,26 +107,30 @@ pub struct PackInput<'a> {
     pub templates: &'a [(String, String)],
 }
 
-/// Completes the reports in `dir` into a pack: facts, content, waivers,
-/// manifest and (with a key) signature. Call [`clear_previous`] before the
-/// reports are written, so the manifest lists exactly this run's files.
-pub fn write(dir: &Path, input: &PackInput<'_>) -> Result<Manifest, PackError> {
+/// Completes the reports in the staging folder into a pack: facts, content,
+/// waivers, marker, manifest and (with a key) signature. The manifest lists
+/// exactly the files written through `staging` in this run.
+pub fn write(staging: &mut output::Staging, input: &PackInput<'_>) -> Result<Manifest, PackError> {
     let signing_key = input.signing_key.map(keys::read_signing_key).transpose()?;
 
-    let facts_path = dir.join(FACTS);
+    let facts_path = staging.path().join(FACTS);
     crate::facts::bundle::write(&facts_path, input.targets, &|fact| input.plan.uses_fact(&fact.key))
         .map_err(|err| io_error(&facts_path, err))?;
+    staging.adopt(FACTS)?;
     for display in &input.plan.content_files {
         let Some(source) = input.catalog.sources.get(display) else { continue };
-        let path = dir.join(CONTENT_DIR).join(safe_relative(&source.relative)?);
-        write_file(&path, source.text.as_bytes())?;
+        let relative = format!("{CONTENT_DIR}/{}", relative_text(&safe_relative(&source.relative)?));
+        staging.write(&relative, source.text.as_bytes())?;
     }
     if let Some(text) = input.waivers_text {
-        write_file(&dir.join(WAIVERS), text.as_bytes())?;
+        staging.write(WAIVERS, text.as_bytes())?;
     }
-    write_templates(dir, input.templates)?;
+    write_templates(staging, input.templates)?;
+    let last: &[&str] = if signing_key.is_some() { &[MANIFEST, SIGNATURE] } else { &[MANIFEST] };
+    staging.write_marker(last)?;
+    staging.adopt_marker()?;
 
-    let mut manifest = Manifest {
+    let manifest = Manifest {
         manifest_version: MANIFEST_VERSION,
         run_id: input.report.run.id.clone(),
         started_at: input.report.run.started_at,
@@ -134,22 +142,21 @@ pub fn write(dir: &Path, input: &PackInput<'_>) -> Result<Manifest, PackError> {
         targets: input.targets.iter().map(pack_target).collect(),
         limits: input.limits.clone(),
         signed_by: signing_key.as_ref().map(|key| keys::key_id(&key.verifying_key())),
-        files: hash_folder(dir)?,
+        files: staging.files().clone(),
     };
-    manifest.files.remove(MANIFEST);
-    manifest.files.remove(SIGNATURE);
-    let text = serde_json::to_string_pretty(&manifest).map_err(|err| io_error(&dir.join(MANIFEST), err))? + "\n";
-    write_file(&dir.join(MANIFEST), text.as_bytes())?;
+    let manifest_path = staging.path().join(MANIFEST);
+    let text = serde_json::to_string_pretty(&manifest).map_err(|err| io_error(&manifest_path, err))? + "\n";
+    staging.write(MANIFEST, text.as_bytes())?;
     if let Some(key) = &signing_key {
-        write_file(&dir.join(SIGNATURE), &keys::sign(key, text.as_bytes()))?;
+        staging.write(SIGNATURE, &keys::sign(key, text.as_bytes()))?;
     }
     Ok(manifest)
 }
 
 /// The templates under `templates/`, so `verify` re-renders each report as the run did.
-fn write_templates(dir: &Path, templates: &[(String, String)]) -> Result<(), PackError> {
+fn write_templates(staging: &mut output::Staging, templates: &[(String, String)]) -> Result<(), PackError> {
     for (name, text) in templates {
-        write_file(&dir.join(TEMPLATES_DIR).join(safe_relative(name)?), text.as_bytes())?;
+        staging.write(&format!("{TEMPLATES_DIR}/{}", relative_text(&safe_relative(name)?)), text.as_bytes())?;
     }
     Ok(())
 }
@@ -177,46 +184,9 @@ fn pack_target(target: &TargetFacts) -> PackTarget {
     }
 }
 
-/// Removes what an earlier pack in `dir` listed (and its manifest and
-/// signature); anything else in the folder is left alone.
-pub fn clear_previous(dir: &Path) -> Result<(), PackError> {
-    let manifest_path = dir.join(MANIFEST);
-    let Ok(text) = std::fs::read_to_string(&manifest_path) else { return Ok(()) };
-    if let Ok(previous) = serde_json::from_str::<Manifest>(&text) {
-        for relative in previous.files.keys() {
-            if let Ok(relative) = safe_relative(relative) {
-                let path = dir.join(relative);
-                if path.is_file() {
-                    std::fs::remove_file(&path).map_err(|err| io_error(&path, err))?;
-                }
-            }
-        }
-    }
-    for name in [MANIFEST, SIGNATURE] {
-        let path = dir.join(name);
-        if path.exists() {
-            std::fs::remove_file(&path).map_err(|err| io_error(&path, err))?;
-        }
-    }
-    remove_empty_dirs(&dir.join(CONTENT_DIR));
-    Ok(())
-}
-
-fn remove_empty_dirs(dir: &Path) {
-    let Ok(entries) = std::fs::read_dir(dir) else { return };
-    for entry in entries.flatten() {
-        if entry.path().is_dir() {
-            remove_empty_dirs(&entry.path());
-        }
-    }
-    let _ = std::fs::remove_dir(dir);
-}
-
-fn write_file(path: &Path, bytes: &[u8]) -> Result<(), PackError> {
-    if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent).map_err(|err| io_error(parent, err))?;
-    }
-    std::fs::write(path, bytes).map_err(|err| io_error(path, err))
+/// A relative path as `/`-separated text.
+fn relative_text(path: &Path) -> String {
+    path.components().map(|c| c.as_os_str().to_string_lossy().into_owned()).collect::<Vec<_>>().join("/")
 }
 
 /// A relative path of a pack as a path with normal components only.
@@ -255,25 +225,11 @@ pub(crate) fn hash_folder(dir: &Path) -> Result<BTreeMap<String, String>, PackEr
     Ok(files)
 }
 
-/// Writes the pack folder as one gzip-compressed tar archive (relative
-/// paths, sorted, so the same pack gives the same archive listing).
-pub fn archive(dir: &Path, archive_path: &Path) -> Result<(), PackError> {
-    let files = hash_folder(dir)?;
-    if let Some(parent) = archive_path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent).map_err(|err| io_error(parent, err))?;
-    }
-    let temporary = archive_path.with_extension("partial");
-    let file = std::fs::File::create(&temporary).map_err(|err| io_error(&temporary, err))?;
-    let encoder = flate2::write::GzEncoder::new(file, flate2::Compression::default());
-    let mut builder = tar::Builder::new(encoder);
-    builder.mode(tar::HeaderMode::Deterministic);
-    for relative in files.keys() {
-        let path = dir.join(safe_relative(relative)?);
-        builder.append_path_with_name(&path, relative).map_err(|err| io_error(&path, err))?;
-    }
-    let encoder = builder.into_inner().map_err(|err| io_error(&temporary, err))?;
-    encoder.finish().map_err(|err| io_error(&temporary, err))?;
-    std::fs::rename(&temporary, archive_path).map_err(|err| io_error(archive_path, err))
+/// Writes the files of a pack being written (`staging`) as one
+/// gzip-compressed tar archive (relative paths, sorted, so the same pack
+/// gives the same archive listing), replacing `archive_path` in one step.
+pub fn archive(staging: &output::Staging, archive_path: &Path) -> Result<(), PackError> {
+    output::archive(staging.path(), staging.files(), archive_path)
 }
 
 /// How much an archive may unpack to: a pack read from an untrusted source

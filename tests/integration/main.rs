@@ -7,6 +7,7 @@ mod checks;
 mod cli;
 mod history;
 mod no_hangs;
+mod output_folder;
 mod packs;
 mod pci;
 mod reports;
