@@ -113,10 +113,9 @@ pub struct PackInput<'a> {
 pub fn write(staging: &mut output::Staging, input: &PackInput<'_>) -> Result<Manifest, PackError> {
     let signing_key = input.signing_key.map(keys::read_signing_key).transpose()?;
 
-    let facts_path = staging.path().join(FACTS);
-    crate::facts::bundle::write(&facts_path, input.targets, &|fact| input.plan.uses_fact(&fact.key))
-        .map_err(|err| io_error(&facts_path, err))?;
-    staging.adopt(FACTS)?;
+    staging.write_with(FACTS, |path| {
+        crate::facts::bundle::write(path, input.targets, &|fact| input.plan.uses_fact(&fact.key))
+    })?;
     for display in &input.plan.content_files {
         let Some(source) = input.catalog.sources.get(display) else { continue };
         let relative = format!("{CONTENT_DIR}/{}", relative_text(&safe_relative(&source.relative)?));
@@ -199,30 +198,6 @@ pub(crate) fn safe_relative(relative: &str) -> Result<PathBuf, PackError> {
         });
     }
     Ok(path.to_path_buf())
-}
-
-/// SHA-256 of every file below `dir`, by `/`-separated relative path.
-pub(crate) fn hash_folder(dir: &Path) -> Result<BTreeMap<String, String>, PackError> {
-    let mut files = BTreeMap::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(current) = stack.pop() {
-        let entries = std::fs::read_dir(&current).map_err(|err| io_error(&current, err))?;
-        for entry in entries {
-            let entry = entry.map_err(|err| io_error(&current, err))?;
-            let path = entry.path();
-            let kind = entry.file_type().map_err(|err| io_error(&path, err))?;
-            if kind.is_dir() {
-                stack.push(path);
-            } else {
-                let relative = path.strip_prefix(dir).unwrap_or(&path);
-                let relative: Vec<String> =
-                    relative.components().map(|c| c.as_os_str().to_string_lossy().into_owned()).collect();
-                let bytes = std::fs::read(&path).map_err(|err| io_error(&path, err))?;
-                files.insert(relative.join("/"), crate::catalog::sha256_hex(&bytes));
-            }
-        }
-    }
-    Ok(files)
 }
 
 /// Writes the files of a pack being written (`staging`) as one

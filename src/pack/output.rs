@@ -14,7 +14,7 @@ use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
 
-use super::{io_error, safe_relative, PackError, CONTENT_DIR, FACTS, MANIFEST, SIGNATURE, WAIVERS};
+use super::{io_error, safe_relative, PackError, CONTENT_DIR, FACTS, MANIFEST, SIGNATURE, TEMPLATES_DIR, WAIVERS};
 
 /// The marker posture writes into every output folder (a file of the pack).
 pub const MARKER: &str = ".posture-output";
@@ -36,9 +36,12 @@ pub struct Marker {
     pub files: Vec<String>,
 }
 
+/// The folders posture writes into an output folder (the content and the templates a run used).
+const OWN_DIRS: &[&str] = &[CONTENT_DIR, TEMPLATES_DIR];
+
 /// Whether `relative` is a folder posture writes into an output folder.
 fn is_own_dir(relative: &str) -> bool {
-    relative == CONTENT_DIR || (relative.starts_with("content/") && is_own_name(relative))
+    OWN_DIRS.contains(&relative) || (relative.contains('/') && is_own_name(relative))
 }
 
 /// Whether `relative` is a name posture writes into an output folder.
@@ -47,7 +50,7 @@ fn is_own_name(relative: &str) -> bool {
         return false;
     }
     match relative.split_once('/') {
-        Some((first, _)) => first == CONTENT_DIR,
+        Some((first, _)) => OWN_DIRS.contains(&first),
         None => OWN_NAMES.contains(&relative),
     }
 }
@@ -299,6 +302,10 @@ impl Staging {
     pub fn write(&mut self, relative: &str, bytes: &[u8]) -> Result<(), PackError> {
         use std::io::Write;
         use std::os::unix::fs::OpenOptionsExt;
+        // Under the lock an interruption takes to remove the staging folder:
+        // a write either ends before the removal or never starts, so it
+        // cannot bring back a folder the handler removed.
+        let _writing = pending();
         let path = self.dir.join(safe_relative(relative)?);
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent).map_err(|err| io_error(parent, err))?;
@@ -313,6 +320,21 @@ impl Staging {
         file.sync_all().map_err(|err| io_error(&path, err))?;
         self.written.insert(relative.to_owned(), crate::catalog::sha256_hex(bytes));
         Ok(())
+    }
+
+    /// Writes one file of the output with `write_file` (given its path in the
+    /// staging folder), under the same lock as [`Staging::write`], and records it.
+    pub fn write_with<E: std::fmt::Display>(
+        &mut self,
+        relative: &str,
+        write_file: impl FnOnce(&Path) -> Result<(), E>,
+    ) -> Result<(), PackError> {
+        let path = self.dir.join(safe_relative(relative)?);
+        {
+            let _writing = pending();
+            write_file(&path).map_err(|err| io_error(&path, err))?;
+        }
+        self.adopt(relative)
     }
 
     /// Records a file another module wrote at [`Staging::path`]`/relative`
@@ -354,14 +376,18 @@ impl Staging {
     /// removal of the old output (posture's own files only, as checked).
     pub fn commit(mut self) -> Result<(), PackError> {
         check(&self.out)?;
+        // Held until the replaced copy is removed too: an interruption waits
+        // for the swap and the removal, so it never leaves the old copy behind
+        // at the hidden staging name.
         let mut pending = pending();
         self.swapped = true;
         let result = swap(&self.dir, &self.out);
         pending.retain(|p| p != &self.dir);
-        drop(pending);
         match result {
             Ok(true) => {
-                if !remove_own(&self.dir, false) {
+                let removed = remove_own(&self.dir, false);
+                drop(pending);
+                if !removed {
                     return Err(PackError::Output {
                         path: self.dir.display().to_string(),
                         message: format!(

@@ -6,7 +6,7 @@
 //! re-renders every rendered report with the recorded templates, byte for
 //! byte. Each problem names the file, the field or the control.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};

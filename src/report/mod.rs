@@ -353,7 +353,104 @@ pub fn templates_from(texts: &[(String, String)]) -> Result<tera::Tera, ReportEr
     tera.register_filter("md", crate::escape::markdown_filter);
     tera.register_filter("md_code", crate::escape::markdown_code_filter);
     tera.register_function("range", bounded_range);
+    refuse_recursive_macros(&tera)?;
     Ok(tera)
+}
+
+/// Refuses a template set in which a macro calls itself, directly or through
+/// other macros. Tera has no bound on macro depth, so a recursive macro ends
+/// the process with a stack overflow instead of an error; the report
+/// templates need no recursion, so it is refused when the templates load.
+fn refuse_recursive_macros(tera: &tera::Tera) -> Result<(), ReportError> {
+    // Tera's AST has no visitor; its Debug text names every macro call as
+    // `MacroCall { namespace: "..", name: ".." ..`, wherever it is nested.
+    let call = regex::Regex::new(r#"MacroCall \{ namespace: "([^"]*)", name: "([^"]*)""#)
+        .map_err(|err| ReportError::Template { name: "macros".to_owned(), message: err.to_string() })?;
+    let mut calls: BTreeMap<(String, String), Vec<(String, String)>> = BTreeMap::new();
+    for (template_name, template) in &tera.templates {
+        for (macro_name, definition) in &template.macros {
+            let body = format!("{:?}", definition.body);
+            let callees = call
+                .captures_iter(&body)
+                .map(|found| {
+                    let namespace = &found[1];
+                    let file = if namespace == "self" {
+                        template_name.clone()
+                    } else {
+                        template
+                            .imported_macro_files
+                            .iter()
+                            .find(|(_, alias)| alias == namespace)
+                            .map_or_else(|| namespace.to_owned(), |(file, _)| file.clone())
+                    };
+                    (file, found[2].to_owned())
+                })
+                .collect();
+            calls.insert((template_name.clone(), macro_name.clone()), callees);
+        }
+    }
+    for start in calls.keys() {
+        // Depth-first from each macro, with the path kept to name the cycle.
+        let mut stack = vec![(start.clone(), vec![start.1.clone()])];
+        let mut seen = std::collections::BTreeSet::new();
+        while let Some((current, path)) = stack.pop() {
+            for callee in calls.get(&current).into_iter().flatten() {
+                let mut next_path = path.clone();
+                next_path.push(callee.1.clone());
+                if callee == start {
+                    return Err(ReportError::Template {
+                        name: start.0.clone(),
+                        message: format!(
+                            "macro '{}' calls itself ({}): recursive macros are refused in report templates, as their \
+                             depth cannot be bounded",
+                            start.1,
+                            next_path.join(" -> ")
+                        ),
+                    });
+                }
+                if seen.insert(callee.clone()) {
+                    stack.push((callee.clone(), next_path));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The most bytes one rendered report may have: far above the largest real
+/// report (the 10,000-resource benchmark's HTML is tens of MiB), and low
+/// enough that a template looping over huge ranges stops with an error
+/// instead of filling the memory.
+pub const MAX_RENDERED_BYTES: usize = 512 * 1024 * 1024;
+
+/// The most numbers all `range` calls of one rendering may give together:
+/// nested loops over ranges are bounded by their product, and produce no
+/// output a size cap could see when their body is empty.
+const MAX_RANGE_NUMBERS_PER_RENDER: u64 = 1_000_000;
+
+thread_local! {
+    /// What is left of [`MAX_RANGE_NUMBERS_PER_RENDER`] for the rendering running on this thread.
+    static RANGE_NUMBERS_LEFT: std::cell::Cell<u64> = const { std::cell::Cell::new(MAX_RANGE_NUMBERS_PER_RENDER) };
+}
+
+/// A writer that fails once more than [`MAX_RENDERED_BYTES`] were written.
+struct CappedWriter(Vec<u8>);
+
+impl Write for CappedWriter {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        if self.0.len().saturating_add(bytes.len()) > MAX_RENDERED_BYTES {
+            return Err(std::io::Error::other(format!(
+                "the rendered report would be larger than {} MiB",
+                MAX_RENDERED_BYTES / (1024 * 1024)
+            )));
+        }
+        self.0.extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 /// A template file of `dir`, refused when it is not a regular file or is a link that leads out of `dir` (a
@@ -380,7 +477,6 @@ fn read_template(dir: &Path, path: &Path) -> Result<String, ReportError> {
 /// The names of the templates, which are also the names of the reports they render.
 pub const TEMPLATE_NAMES: [&str; 3] = [HTML_TEMPLATE, JUNIT_TEMPLATE, MARKDOWN_TEMPLATE];
 
-
 /// The most numbers a template's `range` may give.
 const MAX_RANGE: u64 = 100_000;
 
@@ -406,6 +502,14 @@ fn bounded_range(args: &std::collections::HashMap<String, tera::Value>) -> tera:
             "Function `range` would give {count} numbers, more than the limit of {MAX_RANGE}"
         )));
     }
+    let left = RANGE_NUMBERS_LEFT.with(std::cell::Cell::get);
+    if count > left {
+        return Err(tera::Error::msg(format!(
+            "the `range` calls of this template would give more than {MAX_RANGE_NUMBERS_PER_RENDER} numbers in all \
+             (nested loops over ranges)"
+        )));
+    }
+    RANGE_NUMBERS_LEFT.with(|cell| cell.set(left - count));
     Ok(tera::Value::Array(
         (start..end).step_by(usize::try_from(step).unwrap_or(usize::MAX)).map(tera::Value::from).collect(),
     ))
@@ -441,7 +545,13 @@ pub fn render(tera: &tera::Tera, name: &str, report: &Report) -> Result<String, 
         fact_index.entry(fact.target.clone()).or_default().insert(fact.key.clone(), fact);
     }
     context.insert("fact_index", &fact_index);
-    tera.render(name, &context).map_err(|err| template_error(name, &err))
+    RANGE_NUMBERS_LEFT.with(|cell| cell.set(MAX_RANGE_NUMBERS_PER_RENDER));
+    let mut out = CappedWriter(Vec::new());
+    tera.render_to(name, &context, &mut out).map_err(|err| template_error(name, &err))?;
+    String::from_utf8(out.0).map_err(|_| ReportError::Template {
+        name: name.to_owned(),
+        message: "the rendered report is not UTF-8 text".to_owned(),
+    })
 }
 
 pub fn to_json(report: &Report) -> Result<String, ReportError> {
