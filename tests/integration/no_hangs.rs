@@ -10,7 +10,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::support::{control_messages, control_status, read_json, scratch};
+use crate::support::{self, control_messages, control_status, read_json, scratch};
 
 /// How long a run may take before it counts as hung.
 const HUNG_AFTER: Duration = Duration::from_secs(60);
@@ -65,22 +65,6 @@ fn mkfifo(path: &Path) {
     assert!(made.success(), "mkfifo {}", path.display());
 }
 
-const BENCHMARK: &str = r#"id = "hang-bench"
-title = "Hang benchmark"
-version = "1.0"
-provider = "linux"
-
-[[sections]]
-id = "1"
-title = "Everything"
-
-[[controls]]
-id = "1.1"
-title = "Reads a host file"
-assessment = "automated"
-checks = ["linux_hang_text"]
-"#;
-
 /// A check reading `fact` and passing whatever it holds: only an
 /// unavailable fact can make it anything but pass.
 fn check(id: &str, fact: &str) -> String {
@@ -94,7 +78,7 @@ fn check(id: &str, fact: &str) -> String {
 /// A content folder whose one check reads `host.text:<path>`.
 fn text_content(path: &str) -> tempfile::TempDir {
     scratch(&[
-        ("content/hang-bench.toml", BENCHMARK),
+        ("content/hang-bench.toml", &hang_benchmark(&[("Reads a host file", "linux_hang_text")])),
         ("content/checks/linux/hang/linux_hang_text.rhai", &check("linux_hang_text", &format!("host.text:{path}"))),
         ("facts.json", crate::catalog::BUNDLE),
     ])
@@ -183,35 +167,13 @@ fn host_facts_over_fifos_and_dev_zero_are_unavailable_not_hung() {
         eprintln!("skipping: needs root and `unshare --mount` (a mount namespace)");
         return;
     }
-    let benchmark = r#"id = "hang-bench"
-title = "Hang benchmark"
-version = "1.0"
-provider = "linux"
-
-[[sections]]
-id = "1"
-title = "Everything"
-
-[[controls]]
-id = "1.1"
-title = "login.defs"
-assessment = "automated"
-checks = ["linux_hang_login_defs"]
-
-[[controls]]
-id = "1.2"
-title = "pam"
-assessment = "automated"
-checks = ["linux_hang_pam"]
-
-[[controls]]
-id = "1.3"
-title = "limits"
-assessment = "automated"
-checks = ["linux_hang_limits"]
-"#;
+    let benchmark = hang_benchmark(&[
+        ("login.defs", "linux_hang_login_defs"),
+        ("pam", "linux_hang_pam"),
+        ("limits", "linux_hang_limits"),
+    ]);
     let dir = scratch(&[
-        ("content/hang-bench.toml", benchmark),
+        ("content/hang-bench.toml", &benchmark),
         ("content/checks/linux/hang/linux_hang_login_defs.rhai", &check("linux_hang_login_defs", "host.login_defs")),
         ("content/checks/linux/hang/linux_hang_pam.rhai", &check("linux_hang_pam", "host.pam")),
         ("content/checks/linux/hang/linux_hang_limits.rhai", &check("linux_hang_limits", "host.limits")),
@@ -251,7 +213,7 @@ fn an_audit_that_judges_nothing_exits_2_with_the_reason() {
         r#"{ "bundle_version": 1, "recorded_by": "test", "recorded_at": "2026-01-01T00:00:00Z", "targets": [] }"#;
     let unknown_provider = crate::catalog::BUNDLE.replace("\"provider\": \"linux\"", "\"provider\": \"windows\"");
     let dir = scratch(&[
-        ("content/hang-bench.toml", BENCHMARK),
+        ("content/hang-bench.toml", &hang_benchmark(&[("Reads a host file", "linux_hang_text")])),
         ("content/empty-bench.toml", no_controls),
         ("content/checks/linux/hang/linux_hang_text.rhai", &check("linux_hang_text", "host.sysctl")),
         ("facts.json", crate::catalog::BUNDLE),
@@ -307,4 +269,8 @@ fn out_of_range_options_are_clear_errors() {
         assert!(run.stderr.contains(message), "{args:?}: no {message:?} in {}", run.stderr);
         assert!(!run.stderr.contains("panicked"), "{args:?}: {}", run.stderr);
     }
+}
+
+fn hang_benchmark(controls: &[(&str, &str)]) -> String {
+    support::linux_benchmark("hang-bench", "Hang benchmark", controls)
 }

@@ -6,28 +6,6 @@ use std::os::unix::process::ExitStatusExt;
 
 use crate::support::{self, posture, scratch, stderr};
 
-const BENCHMARK: &str = r#"id = "limits-bench"
-title = "Limits"
-version = "1.0"
-provider = "linux"
-
-[[sections]]
-id = "1"
-title = "All"
-
-[[controls]]
-id = "1.1"
-title = "An ordinary check"
-assessment = "automated"
-checks = ["linux_limits_good"]
-
-[[controls]]
-id = "1.2"
-title = "The attack"
-assessment = "automated"
-checks = ["linux_limits_attack"]
-"#;
-
 const BUNDLE: &str = r#"{
   "bundle_version": 1,
   "recorded_by": "test",
@@ -55,7 +33,14 @@ fn content(attack: &str) -> tempfile::TempDir {
     );
     let attack = check("linux_limits_attack", attack);
     scratch(&[
-        ("limits-bench.toml", BENCHMARK),
+        (
+            "limits-bench.toml",
+            &support::linux_benchmark(
+                "limits-bench",
+                "Limits",
+                &[("An ordinary check", "linux_limits_good"), ("The attack", "linux_limits_attack")],
+            ),
+        ),
         ("checks/linux/limits/linux_limits_good.rhai", &good),
         ("checks/linux/limits/linux_limits_attack.rhai", &attack),
         ("facts.json", BUNDLE),

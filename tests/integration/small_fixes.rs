@@ -247,22 +247,6 @@ fn the_recorded_exit_code_is_the_one_posture_exits_with_when_an_output_fails() {
     assert_eq!(runs[0]["exit_code"], 1, "{runs:?}");
 }
 
-const HUGE_BENCHMARK: &str = r#"id = "huge-bench"
-title = "Huge messages"
-version = "1.0"
-provider = "linux"
-
-[[sections]]
-id = "1"
-title = "Everything"
-
-[[controls]]
-id = "1.1"
-title = "A 64 MiB message"
-assessment = "automated"
-checks = ["linux_test_huge"]
-"#;
-
 const HUGE_CHECK: &str = "//! id = \"linux_test_huge\"\n//! title = \"t\"\n//! severity = \"low\"\n\
 //! resource_type = \"sysctl\"\n//! facts = [\"host.sysctl\"]\n//! rationale = \"r\"\n//! remediation = \"m\"\n\
 \nfn check(facts) {\n    let s = \"x\";\n    for i in 0..26 { s += s; }\n    [fail(s, s)]\n}\n";
@@ -270,7 +254,10 @@ const HUGE_CHECK: &str = "//! id = \"linux_test_huge\"\n//! title = \"t\"\n//! s
 #[test]
 fn a_64_mib_finding_message_is_capped_in_every_report() {
     let dir = support::scratch(&[
-        ("huge-bench.toml", HUGE_BENCHMARK),
+        (
+            "huge-bench.toml",
+            &support::linux_benchmark("huge-bench", "Huge messages", &[("A 64 MiB message", "linux_test_huge")]),
+        ),
         ("checks/linux/test/linux_test_huge.rhai", HUGE_CHECK),
     ]);
     let bundle = support::sample_bundle();

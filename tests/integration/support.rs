@@ -98,3 +98,20 @@ pub fn files_under(dir: &Path) -> Vec<PathBuf> {
     }
     files
 }
+
+/// A linux benchmark of one section whose controls `1.1`, `1.2`, ... each
+/// run one check: `(control title, check id)`.
+pub fn linux_benchmark(id: &str, title: &str, controls: &[(&str, &str)]) -> String {
+    let mut text = format!(
+        "id = \"{id}\"\ntitle = \"{title}\"\nversion = \"1.0\"\nprovider = \"linux\"\n\n\
+         [[sections]]\nid = \"1\"\ntitle = \"Everything\"\n"
+    );
+    for (index, (control_title, check)) in controls.iter().enumerate() {
+        text.push_str(&format!(
+            "\n[[controls]]\nid = \"1.{}\"\ntitle = \"{control_title}\"\nassessment = \"automated\"\n\
+             checks = [\"{check}\"]\n",
+            index + 1
+        ));
+    }
+    text
+}
