@@ -202,20 +202,8 @@ fn sigterm_during_an_audit_leaves_the_old_or_the_new_complete_pack() {
     let work = tempfile::tempdir().expect("tmp");
     let dir = work.path();
     audit_ok(dir, &["--out", "out", "--pack", "pack.tar.gz"]);
-    let bundle = support::sample_bundle();
-    let content = support::content_dir();
     for round in 0..8u64 {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_posture"))
-            .args(["audit", "--no-history", "-q", "--out", "out", "--pack", "pack.tar.gz", "--facts"])
-            .arg(&bundle)
-            .arg("--content")
-            .arg(&content)
-            .current_dir(dir)
-            .env("POSTURE_NO_HISTORY", "1")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn");
+        let mut child = spawn_audit(dir, &["--pack", "pack.tar.gz"], Stdio::null());
         // Different moments of the run: reading, evaluating, writing.
         std::thread::sleep(std::time::Duration::from_millis(round * 400));
         let pid = rustix::process::Pid::from_child(&child);
@@ -232,24 +220,8 @@ fn sigterm_during_an_audit_leaves_the_old_or_the_new_complete_pack() {
 fn concurrent_audits_on_one_out_always_leave_a_pack_that_verifies() {
     let work = tempfile::tempdir().expect("tmp");
     let dir = work.path();
-    let bundle = support::sample_bundle();
-    let content = support::content_dir();
     for round in 0..12 {
-        let children: Vec<_> = (0..2)
-            .map(|_| {
-                Command::new(env!("CARGO_BIN_EXE_posture"))
-                    .args(["audit", "--no-history", "-q", "--out", "out", "--facts"])
-                    .arg(&bundle)
-                    .arg("--content")
-                    .arg(&content)
-                    .current_dir(dir)
-                    .env("POSTURE_NO_HISTORY", "1")
-                    .stdout(Stdio::null())
-                    .stderr(Stdio::piped())
-                    .spawn()
-                    .expect("spawn")
-            })
-            .collect();
+        let children: Vec<_> = (0..2).map(|_| spawn_audit(dir, &[], Stdio::piped())).collect();
         for child in children {
             let output = child.wait_with_output().expect("wait");
             assert!(output.status.code().is_some_and(|c| c <= 1), "round {round}: {}", support::stderr(&output));
@@ -257,4 +229,20 @@ fn concurrent_audits_on_one_out_always_leave_a_pack_that_verifies() {
         verifies(dir, "out");
         assert!(leftovers(dir).is_empty(), "round {round}: {:?}", leftovers(dir));
     }
+}
+
+/// Starts an audit of the sample bundle into `dir/out` (plus `extra` arguments), without waiting.
+fn spawn_audit(dir: &Path, extra: &[&str], stderr: Stdio) -> std::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_posture"))
+        .args(["audit", "--no-history", "-q", "--out", "out", "--facts"])
+        .arg(support::sample_bundle())
+        .arg("--content")
+        .arg(support::content_dir())
+        .args(extra)
+        .current_dir(dir)
+        .env("POSTURE_NO_HISTORY", "1")
+        .stdout(Stdio::null())
+        .stderr(stderr)
+        .spawn()
+        .expect("spawn")
 }
