@@ -471,7 +471,11 @@ fn read_template(dir: &Path, path: &Path) -> Result<String, ReportError> {
     if !std::fs::metadata(&target).map_err(io_error)?.is_file() {
         return Err(refuse(String::from("not a regular file")));
     }
-    std::fs::read_to_string(&target).map_err(io_error)
+    // The one bounded reader of files posture takes as input: no FIFO can
+    // block it, no huge file fill the memory.
+    let bytes = crate::regular_file::read(&target, crate::regular_file::MAX_CONFIG_FILE_BYTES)
+        .map_err(|err| refuse(err.to_string()))?;
+    String::from_utf8(bytes).map_err(|_| refuse(String::from("not UTF-8 text")))
 }
 
 /// The names of the templates, which are also the names of the reports they render.
