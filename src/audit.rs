@@ -51,7 +51,7 @@ pub fn run(settings: &AuditSettings) -> Result<u8, Fatal> {
         .enable_all()
         .build()
         .map_err(|e| Fatal::Setup(format!("cannot start the async runtime: {e}")))?;
-    crate::pack::output::remove_on_signal(&runtime);
+    crate::atomic_write::remove_on_signal();
 
     // Connect (credentials, identity) or read the bundle before planning: the
     // targets' providers choose the default benchmarks.
@@ -379,9 +379,9 @@ fn write_reports(
     for format in &formats {
         let (file, contents) = match format {
             Format::Json => ("report.json", report::to_json(report)),
-            Format::Html => ("report.html", report::render(tera, report::HTML_TEMPLATE, report)),
-            Format::Junit => ("junit.xml", report::render(tera, report::JUNIT_TEMPLATE, report)),
-            Format::Md => ("summary.md", report::render(tera, report::MARKDOWN_TEMPLATE, report)),
+            Format::Html => ("report.html", report::render(tera, report::HTML_TEMPLATE, report, settings.render_timeout)),
+            Format::Junit => ("junit.xml", report::render(tera, report::JUNIT_TEMPLATE, report, settings.render_timeout)),
+            Format::Md => ("summary.md", report::render(tera, report::MARKDOWN_TEMPLATE, report, settings.render_timeout)),
         };
         let contents = contents.map_err(|e| Fatal::Output(e.to_string()))?;
         staging.write(file, contents.as_bytes()).map_err(|e| Fatal::Output(e.to_string()))?;

@@ -62,6 +62,10 @@ pub struct VerifyArgs {
     /// bytes or with a unit (KiB, MiB, GiB); default 1GiB.
     #[arg(long, value_name = "SIZE", value_parser = parse_size)]
     pub max_pack_size: Option<u64>,
+    /// Wall-clock limit of re-rendering one report with the pack's
+    /// templates, in seconds (default 300).
+    #[arg(long, value_name = "SECONDS")]
+    pub render_timeout: Option<u64>,
 }
 
 /// A size in bytes: a number, optionally with a unit (B, KiB, MiB, GiB, KB, MB, GB).
@@ -145,6 +149,9 @@ pub struct AuditArgs {
     /// Wall-clock limit of one check evaluation, in seconds.
     #[arg(long, value_name = "SECONDS")]
     pub script_timeout: Option<u64>,
+    /// Wall-clock limit of rendering one report from a template, in seconds (default 300).
+    #[arg(long, value_name = "SECONDS")]
+    pub render_timeout: Option<u64>,
     /// Never draw a progress bar (plain log lines instead).
     #[arg(long)]
     pub no_progress: bool,

@@ -1,8 +1,8 @@
 //! Text from users and facts (target and resource names, messages) made safe
 //! for where it is shown: a terminal (control characters written as `\x1b`
-//! escapes, so nothing can move the cursor, recolour or retitle it) and
+//! escapes, so nothing can move the cursor, recolour or retitle it),
 //! Markdown (one inline run: no line breaks, headings, table cells, code
-//! spans or HTML of its own).
+//! spans or HTML of its own), and HTML and XML (no character XML 1.0 refuses).
 
 use std::borrow::Cow;
 use std::fmt::Write as _;
@@ -106,6 +106,30 @@ pub fn markdown_code(text: &str) -> String {
     format!("{fence}{pad}{inner}{pad}{fence}")
 }
 
+/// `text` for HTML and XML, as report templates escape every value: Tera's
+/// own escaping (`&` `<` `>` `"` `'` `/` as entities), and the characters XML
+/// 1.0 cannot hold at all, not even as references (control characters other
+/// than tab and line breaks; U+FFFE, U+FFFF), written as in [`terminal`], so
+/// that a name in a fact bundle cannot make junit.xml unreadable.
+pub fn markup(text: &str) -> String {
+    let escaped = tera::escape_html(text);
+    let unfit = |c: char| (c.is_control() && !matches!(c, '\t' | '\n' | '\r')) || matches!(c, '\u{fffe}' | '\u{ffff}');
+    if !escaped.chars().any(unfit) {
+        return escaped;
+    }
+    let mut out = String::with_capacity(escaped.len() + 8);
+    for c in escaped.chars() {
+        match c {
+            '\u{fffe}' | '\u{ffff}' => {
+                let _ = write!(out, "\\u{{{:04x}}}", c as u32);
+            }
+            c if unfit(c) => out.push_str(&terminal(&c.to_string())),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 /// The Tera filter `md`: [`markdown`] of a value (strings as they are,
 /// anything else as its JSON text).
 pub fn markdown_filter(
@@ -159,6 +183,13 @@ mod tests {
         assert_eq!(markdown("web-1.example"), "web-1.example");
         assert_eq!(markdown("sshd_config *x* _y_"), "sshd_config \\*x\\* \\_y\\_");
         assert!(!markdown("x\x1by").contains('\x1b'));
+    }
+
+    #[test]
+    fn markup_holds_no_character_xml_refuses() {
+        assert_eq!(markup("a<b>&\"c\""), "a&lt;b&gt;&amp;&quot;c&quot;");
+        assert_eq!(markup("line\n\tnext"), "line\n\tnext");
+        assert_eq!(markup("evil\x1b[2J\x00\u{fffe}"), "evil\\x1b[2J\\x00\\u{fffe}");
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! benchmarks and writes evidence reports. `main.rs` parses the command line
 //! and calls [`run`]; everything else lives here.
 
+pub mod atomic_write;
 pub mod audit;
 pub mod catalog;
 pub mod cli;

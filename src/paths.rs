@@ -17,34 +17,21 @@ pub fn file_problem(path: &Path, pipe_ok: bool) -> Option<String> {
     if kind.is_file() || (pipe_ok && std::os::unix::fs::FileTypeExt::is_fifo(&kind)) {
         return None;
     }
-    Some(format!("is {}, not a file", kind_name(&kind)))
+    Some(format!("is {}, not a file", kind_name(kind)))
 }
 
 /// What is wrong with `path` as an input directory, if anything.
 pub fn dir_problem(path: &Path) -> Option<String> {
     match std::fs::metadata(path) {
         Ok(metadata) if metadata.is_dir() => None,
-        Ok(metadata) => Some(format!("is {}, not a directory", kind_name(&metadata.file_type()))),
+        Ok(metadata) => Some(format!("is {}, not a directory", kind_name(metadata.file_type()))),
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => Some("no such directory".to_owned()),
         Err(err) => Some(format!("cannot be read: {err}")),
     }
 }
 
-fn kind_name(kind: &std::fs::FileType) -> &'static str {
-    use std::os::unix::fs::FileTypeExt;
-    if kind.is_dir() {
-        "a directory"
-    } else if kind.is_file() {
-        "a file"
-    } else if kind.is_fifo() {
-        "a FIFO (named pipe)"
-    } else if kind.is_socket() {
-        "a socket"
-    } else if kind.is_block_device() || kind.is_char_device() {
-        "a device"
-    } else {
-        "neither a file nor a directory"
-    }
+fn kind_name(kind: std::fs::FileType) -> String {
+    format!("a {}", crate::regular_file::FileKind::of(kind).describe())
 }
 
 #[cfg(test)]
@@ -59,9 +46,9 @@ mod tests {
         assert_eq!(file_problem(&file, false), None);
         assert_eq!(file_problem(dir.path(), false).as_deref(), Some("is a directory, not a file"));
         assert_eq!(file_problem(&dir.path().join("missing"), false).as_deref(), Some("no such file"));
-        assert_eq!(file_problem(Path::new("/dev/null"), false).as_deref(), Some("is a device, not a file"));
+        assert_eq!(file_problem(Path::new("/dev/null"), false).as_deref(), Some("is a character device, not a file"));
         assert_eq!(dir_problem(dir.path()), None);
-        assert_eq!(dir_problem(&file).as_deref(), Some("is a file, not a directory"));
+        assert_eq!(dir_problem(&file).as_deref(), Some("is a regular file, not a directory"));
         assert_eq!(dir_problem(&dir.path().join("missing")).as_deref(), Some("no such directory"));
     }
 }

@@ -28,24 +28,64 @@ pub enum ReadError {
     Io(#[from] io::Error),
 }
 
-/// The kind of a non-regular file, for messages: "FIFO", "character device".
-pub fn describe_kind(file_type: fs::FileType) -> &'static str {
-    if file_type.is_dir() {
-        "directory"
-    } else if file_type.is_fifo() {
-        "FIFO"
-    } else if file_type.is_char_device() {
-        "character device"
-    } else if file_type.is_block_device() {
-        "block device"
-    } else if file_type.is_socket() {
-        "socket"
-    } else if file_type.is_symlink() {
-        "symbolic link"
-    } else if file_type.is_file() {
-        "regular file"
-    } else {
-        "special file"
+/// The kind of a file system entry, as `lstat` reports it (locally, or
+/// over SSH): the one naming of file kinds for fact values and messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileKind {
+    File,
+    Dir,
+    Symlink,
+    Socket,
+    Fifo,
+    BlockDevice,
+    CharDevice,
+}
+
+impl FileKind {
+    /// The kind of a local entry.
+    pub fn of(file_type: fs::FileType) -> Self {
+        if file_type.is_symlink() {
+            FileKind::Symlink
+        } else if file_type.is_dir() {
+            FileKind::Dir
+        } else if file_type.is_block_device() {
+            FileKind::BlockDevice
+        } else if file_type.is_char_device() {
+            FileKind::CharDevice
+        } else if file_type.is_fifo() {
+            FileKind::Fifo
+        } else if file_type.is_socket() {
+            FileKind::Socket
+        } else {
+            // Linux has no other kind of entry.
+            FileKind::File
+        }
+    }
+
+    /// The name used in fact values (`host.file` `type`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FileKind::File => "file",
+            FileKind::Dir => "dir",
+            FileKind::Symlink => "symlink",
+            FileKind::Socket => "socket",
+            FileKind::Fifo => "fifo",
+            FileKind::BlockDevice => "block",
+            FileKind::CharDevice => "char",
+        }
+    }
+
+    /// The name used in messages, after "a": "FIFO (named pipe)", "character device".
+    pub fn describe(self) -> &'static str {
+        match self {
+            FileKind::File => "regular file",
+            FileKind::Dir => "directory",
+            FileKind::Symlink => "symbolic link",
+            FileKind::Socket => "socket",
+            FileKind::Fifo => "FIFO (named pipe)",
+            FileKind::BlockDevice => "block device",
+            FileKind::CharDevice => "character device",
+        }
     }
 }
 
@@ -77,9 +117,24 @@ pub fn read(path: &Path, limit: u64) -> Result<Vec<u8>, ReadError> {
     read_bounded(file, limit)
 }
 
+/// As [`read`], but a link is refused rather than followed (`path` itself
+/// must be a regular file): for files inside a folder posture did not write,
+/// such as an evidence pack under verification.
+pub fn read_without_links(path: &Path, limit: u64) -> Result<Vec<u8>, ReadError> {
+    let metadata = fs::symlink_metadata(path).map_err(missing_or_io)?;
+    check_regular(&metadata, limit)?;
+    let file = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOFOLLOW)
+        .open(path)
+        .map_err(missing_or_io)?;
+    check_regular(&file.metadata()?, limit)?;
+    read_bounded(file, limit)
+}
+
 fn check_regular(metadata: &fs::Metadata, limit: u64) -> Result<(), ReadError> {
     if !metadata.file_type().is_file() {
-        return Err(ReadError::NotRegular(describe_kind(metadata.file_type())));
+        return Err(ReadError::NotRegular(FileKind::of(metadata.file_type()).describe()));
     }
     if metadata.len() > limit {
         return Err(ReadError::TooLarge(limit));
@@ -132,6 +187,18 @@ mod tests {
         fs::write(&big, vec![b'x'; 2048]).unwrap();
         assert_eq!(read(&big, 1024).unwrap_err().to_string(), "is larger than the 1 KiB limit");
         assert_eq!(read(&big, 2048).unwrap().len(), 2048);
+    }
+
+    #[test]
+    fn without_links_a_link_is_refused_not_followed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("report.json");
+        fs::write(&path, "{}").unwrap();
+        let link = dir.path().join("link");
+        std::os::unix::fs::symlink(&path, &link).unwrap();
+        assert_eq!(read_without_links(&path, 100).unwrap(), b"{}");
+        assert_eq!(read_without_links(&link, 100).unwrap_err().to_string(), "is a symbolic link, not a regular file");
+        assert_eq!(read_without_links(&path, 1).unwrap_err().to_string(), "is larger than the 1 bytes limit");
     }
 
     #[test]

@@ -156,6 +156,8 @@ pub struct AuditSettings {
     pub save_facts: Option<PathBuf>,
     pub templates: Option<PathBuf>,
     pub limits: Limits,
+    /// The longest one report may take to render (`--render-timeout`).
+    pub render_timeout: Duration,
     pub progress_bar: bool,
     pub quiet: bool,
     pub timings: bool,
@@ -327,6 +329,12 @@ impl AuditSettings {
             limits.max_duration =
                 Duration::from_secs(in_range("--script-timeout", seconds, 1, MAX_TIMEOUT_SECONDS, " seconds")?);
         }
+        let render_timeout = match args.render_timeout {
+            Some(seconds) => {
+                Duration::from_secs(in_range("--render-timeout", seconds, 1, MAX_TIMEOUT_SECONDS, " seconds")?)
+            }
+            None => crate::report::DEFAULT_RENDER_TIMEOUT,
+        };
         let fail_on = match args.fail_on {
             FailOnArg::None => FailOn::Never,
             FailOnArg::Info => FailOn::AtLeast(Severity::Info),
@@ -350,6 +358,7 @@ impl AuditSettings {
             save_facts: args.save_facts,
             templates: args.templates,
             limits,
+            render_timeout,
             progress_bar: stderr_is_terminal && !args.no_progress && !args.quiet,
             quiet: args.quiet,
             timings: args.timings,
@@ -495,7 +504,7 @@ pub const MAX_TIMEOUT_SECONDS: u64 = 24 * 60 * 60;
 pub const MAX_JOBS: usize = 1024;
 
 /// `value` when it is within `min..=max`, else an error naming the accepted range.
-fn in_range(flag: &'static str, value: u64, min: u64, max: u64, unit: &'static str) -> Result<u64, SettingsError> {
+pub fn in_range(flag: &'static str, value: u64, min: u64, max: u64, unit: &'static str) -> Result<u64, SettingsError> {
     if (min..=max).contains(&value) {
         Ok(value)
     } else {

@@ -11,6 +11,11 @@ use crate::evaluate::TargetFacts;
 
 pub const BUNDLE_VERSION: u32 = 1;
 
+/// The longest target name a bundle may give, in bytes: a name is repeated
+/// in every finding, history row and report line of its target (host names
+/// are at most 253 bytes, account ids 12 digits).
+pub const MAX_TARGET_NAME_BYTES: usize = 256;
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Bundle {
@@ -40,6 +45,8 @@ pub enum BundleError {
     Version { path: String, found: u32 },
     #[error("{path}: target '{target}' holds fact '{key}' twice")]
     DuplicateFact { path: String, target: String, key: String },
+    #[error("{path}: target #{index}: {problem}")]
+    TargetName { path: String, index: usize, problem: String },
     #[error("{path}: target name '{target}' appears twice")]
     DuplicateTarget { path: String, target: String },
 }
@@ -62,8 +69,14 @@ struct BundleTargetView<'a> {
 }
 
 /// Writes the targets' facts for which `keep` holds as a bundle to `path`
-/// (pretty JSON, through a temporary file renamed into place).
+/// (pretty JSON, 0600, written whole or not at all: see [`crate::atomic_write`]).
 pub fn write(path: &Path, targets: &[TargetFacts], keep: &dyn Fn(&Fact) -> bool) -> std::io::Result<()> {
+    // 0600: the facts describe the audited systems in detail.
+    crate::atomic_write::write_file(path, 0o600, |file| write_into(file, targets, keep), |_, err| err)
+}
+
+/// Writes the bundle of the targets' facts for which `keep` holds into `file`.
+pub fn write_into(file: &std::fs::File, targets: &[TargetFacts], keep: &dyn Fn(&Fact) -> bool) -> std::io::Result<()> {
     let view = BundleView {
         bundle_version: BUNDLE_VERSION,
         recorded_by: format!("posture {}", env!("CARGO_PKG_VERSION")),
@@ -77,15 +90,10 @@ pub fn write(path: &Path, targets: &[TargetFacts], keep: &dyn Fn(&Fact) -> bool)
             })
             .collect(),
     };
-    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent)?;
-    }
-    let temporary = path.with_extension("partial");
-    let mut writer = std::io::BufWriter::new(std::fs::File::create(&temporary)?);
+    let mut writer = std::io::BufWriter::new(file);
     serde_json::to_writer_pretty(&mut writer, &view)?;
     std::io::Write::write_all(&mut writer, b"\n")?;
-    writer.into_inner().map_err(|err| err.into_error())?.sync_all()?;
-    std::fs::rename(&temporary, path)
+    std::io::Write::flush(&mut writer)
 }
 
 impl Bundle {
@@ -107,7 +115,22 @@ impl Bundle {
             return Err(BundleError::Version { path: display.to_owned(), found: bundle.bundle_version });
         }
         let mut names = std::collections::BTreeSet::new();
-        for target in &bundle.targets {
+        for (index, target) in bundle.targets.iter().enumerate() {
+            let problem = if target.name.trim().is_empty() {
+                Some(String::from("the target name is empty"))
+            } else if target.name.len() > MAX_TARGET_NAME_BYTES {
+                Some(format!(
+                    "the target name is {} bytes long, more than the {MAX_TARGET_NAME_BYTES} a name may have (it \
+                     begins '{}')",
+                    target.name.len(),
+                    crate::escape::terminal(&target.name.chars().take(40).collect::<String>())
+                ))
+            } else {
+                None
+            };
+            if let Some(problem) = problem {
+                return Err(BundleError::TargetName { path: display.to_owned(), index: index + 1, problem });
+            }
             if !names.insert(&target.name) {
                 return Err(BundleError::DuplicateTarget { path: display.to_owned(), target: target.name.clone() });
             }

@@ -27,17 +27,26 @@ fn public_key_path(private: &std::path::Path) -> PathBuf {
     PathBuf::from(name)
 }
 
-/// `posture verify PACK [--public-key FILE] [--allow-unpinned] [--max-pack-size SIZE]`.
+/// `posture verify PACK [--public-key FILE] [--allow-unpinned] [--max-pack-size SIZE] [--render-timeout SECONDS]`.
 pub fn verify(args: &VerifyArgs) -> Result<(String, u8), Fatal> {
     if let Some(key) = &args.public_key {
         if let Some(problem) = crate::paths::file_problem(key, false) {
             return Err(Fatal::Setup(format!("--public-key {}: {problem}", key.display())));
         }
     }
+    let render_timeout = args
+        .render_timeout
+        .map(|seconds| {
+            crate::settings::in_range("--render-timeout", seconds, 1, crate::settings::MAX_TIMEOUT_SECONDS, " seconds")
+                .map(std::time::Duration::from_secs)
+        })
+        .transpose()
+        .map_err(|e| Fatal::Setup(e.to_string()))?;
     let options = super::verify::VerifyOptions {
         public_key: args.public_key.clone(),
         allow_unpinned: args.allow_unpinned,
         max_bytes: args.max_pack_size,
+        render_timeout,
     };
     let verification = super::verify::verify(&args.pack, &options).map_err(|e| Fatal::Setup(e.to_string()))?;
     let mut out = String::new();

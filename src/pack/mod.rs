@@ -113,8 +113,8 @@ pub struct PackInput<'a> {
 pub fn write(staging: &mut output::Staging, input: &PackInput<'_>) -> Result<Manifest, PackError> {
     let signing_key = input.signing_key.map(keys::read_signing_key).transpose()?;
 
-    staging.write_with(FACTS, |path| {
-        crate::facts::bundle::write(path, input.targets, &|fact| input.plan.uses_fact(&fact.key))
+    staging.write_with(FACTS, |file| {
+        crate::facts::bundle::write_into(file, input.targets, &|fact| input.plan.uses_fact(&fact.key))
     })?;
     for display in &input.plan.content_files {
         let Some(source) = input.catalog.sources.get(display) else { continue };

@@ -10,7 +10,6 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
 
@@ -213,53 +212,6 @@ fn remove_stale_staging(out: &Path) {
     }
 }
 
-/// Paths removed if the process is interrupted: staging folders and
-/// temporary archives. Held locked while a swap is under way, so that an
-/// interruption waits for it to complete.
-static PENDING: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
-
-fn pending() -> std::sync::MutexGuard<'static, Vec<PathBuf>> {
-    PENDING.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
-fn forget(path: &Path) {
-    pending().retain(|p| p != path);
-}
-
-/// Removes what an interrupted run was building: called on SIGINT/SIGTERM.
-fn remove_pending() {
-    let paths = pending();
-    for path in paths.iter() {
-        if path.is_dir() {
-            let _ = std::fs::remove_dir_all(path);
-        } else {
-            let _ = std::fs::remove_file(path);
-        }
-    }
-    // The lock is kept: the process exits now, and no new swap may start.
-    std::mem::forget(paths);
-}
-
-/// On SIGINT or SIGTERM, removes the staging folder and temporary archive
-/// of this run (waiting for a swap under way to finish), then exits with
-/// 130 (SIGINT) or 143 (SIGTERM).
-pub fn remove_on_signal(runtime: &tokio::runtime::Runtime) {
-    use tokio::signal::unix::{signal, SignalKind};
-    let _guard = runtime.enter();
-    let (Ok(mut interrupt), Ok(mut terminate)) = (signal(SignalKind::interrupt()), signal(SignalKind::terminate()))
-    else {
-        return;
-    };
-    runtime.spawn(async move {
-        let code = tokio::select! {
-            _ = interrupt.recv() => 130,
-            _ = terminate.recv() => 143,
-        };
-        remove_pending();
-        std::process::exit(code);
-    });
-}
-
 /// The hidden folder beside `--out` a run's complete output is built in,
 /// and the files written into it (the one list the manifest and the
 /// archive are made from). Removed when dropped before [`Staging::commit`].
@@ -280,7 +232,7 @@ impl Staging {
         let short: String = run_id.chars().filter(char::is_ascii_alphanumeric).take(12).collect();
         let dir = parent.join(format!("{}{}-{short}", staging_prefix(out), std::process::id()));
         std::fs::create_dir(&dir).map_err(|err| io_error(&dir, err))?;
-        pending().push(dir.clone());
+        crate::atomic_write::track(&dir);
         let staging =
             Self { out: out.to_path_buf(), dir, run_id: run_id.to_owned(), written: BTreeMap::new(), swapped: false };
         // A first marker, so a staging folder left by a crash is known as posture's.
@@ -301,38 +253,35 @@ impl Staging {
     /// Writes one file of the output (a new file; 0644, or 0600 for the facts).
     pub fn write(&mut self, relative: &str, bytes: &[u8]) -> Result<(), PackError> {
         use std::io::Write;
-        use std::os::unix::fs::OpenOptionsExt;
-        // Under the lock an interruption takes to remove the staging folder:
-        // a write either ends before the removal or never starts, so it
-        // cannot bring back a folder the handler removed.
-        let _writing = pending();
-        let path = self.dir.join(safe_relative(relative)?);
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).map_err(|err| io_error(parent, err))?;
-        }
-        let mut file = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(file_mode(relative))
-            .open(&path)
-            .map_err(|err| io_error(&path, err))?;
-        file.write_all(bytes).map_err(|err| io_error(&path, err))?;
-        file.sync_all().map_err(|err| io_error(&path, err))?;
-        self.written.insert(relative.to_owned(), crate::catalog::sha256_hex(bytes));
-        Ok(())
+        self.write_with(relative, |mut file| file.write_all(bytes))
     }
 
-    /// Writes one file of the output with `write_file` (given its path in the
-    /// staging folder), under the same lock as [`Staging::write`], and records it.
+    /// Writes one file of the output with `fill` (given the new file, 0644 or
+    /// 0600 for the facts), synced, and records it.
     pub fn write_with<E: std::fmt::Display>(
         &mut self,
         relative: &str,
-        write_file: impl FnOnce(&Path) -> Result<(), E>,
+        fill: impl FnOnce(&std::fs::File) -> Result<(), E>,
     ) -> Result<(), PackError> {
+        use std::os::unix::fs::OpenOptionsExt;
         let path = self.dir.join(safe_relative(relative)?);
         {
-            let _writing = pending();
-            write_file(&path).map_err(|err| io_error(&path, err))?;
+            // Under the lock an interruption takes to remove the staging
+            // folder: a write either ends before the removal or never starts,
+            // so it cannot bring back a folder the handler removed. (`fill`
+            // must not take it again: it is not reentrant.)
+            let _writing = crate::atomic_write::lock();
+            if let Some(parent) = path.parent() {
+                std::fs::create_dir_all(parent).map_err(|err| io_error(parent, err))?;
+            }
+            let file = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(file_mode(relative))
+                .open(&path)
+                .map_err(|err| io_error(&path, err))?;
+            fill(&file).map_err(|err| io_error(&path, err))?;
+            file.sync_all().map_err(|err| io_error(&path, err))?;
         }
         self.adopt(relative)
     }
@@ -379,7 +328,7 @@ impl Staging {
         // Held until the replaced copy is removed too: an interruption waits
         // for the swap and the removal, so it never leaves the old copy behind
         // at the hidden staging name.
-        let mut pending = pending();
+        let mut pending = crate::atomic_write::lock();
         self.swapped = true;
         let result = swap(&self.dir, &self.out);
         pending.retain(|p| p != &self.dir);
@@ -414,7 +363,7 @@ impl Drop for Staging {
         // Only this run writes into its staging folder: all of it is posture's.
         if !self.swapped {
             let _ = std::fs::remove_dir_all(&self.dir);
-            forget(&self.dir);
+            crate::atomic_write::untrack(&self.dir);
         }
     }
 }
@@ -469,22 +418,7 @@ fn swap_without_exchange(staging: &Path, out: &Path) -> Result<bool, PackError> 
 /// hidden temporary file beside it, renamed over it once complete (0600:
 /// it holds the facts).
 pub fn archive(dir: &Path, files: &BTreeMap<String, String>, archive_path: &Path) -> Result<(), PackError> {
-    let parent = parent_of(archive_path);
-    std::fs::create_dir_all(&parent).map_err(|err| io_error(&parent, err))?;
-    let name = archive_path.file_name().map_or_else(|| "pack".into(), |n| n.to_string_lossy().into_owned());
-    let temporary = tempfile::Builder::new()
-        .prefix(&format!(".{name}.posture-partial-"))
-        .tempfile_in(&parent)
-        .map_err(|err| io_error(archive_path, err))?;
-    pending().push(temporary.path().to_path_buf());
-    write_archive(dir, files, temporary.as_file()).and_then(|()| {
-        temporary.as_file().sync_all().map_err(|err| io_error(temporary.path(), err))?;
-        let path = temporary.path().to_path_buf();
-        let mut lock = pending();
-        let persisted = temporary.persist(archive_path).map(|_| ()).map_err(|err| io_error(archive_path, err.error));
-        lock.retain(|p| p != &path);
-        persisted
-    })
+    crate::atomic_write::write_file(archive_path, 0o600, |file| write_archive(dir, files, file), io_error)
 }
 
 fn write_archive(dir: &Path, files: &BTreeMap<String, String>, file: &std::fs::File) -> Result<(), PackError> {

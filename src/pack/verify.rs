@@ -7,9 +7,7 @@
 //! byte. Each problem names the file, the field or the control.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, PoisonError};
 
 use serde_json::Value;
 
@@ -49,6 +47,8 @@ pub struct VerifyOptions {
     pub allow_unpinned: bool,
     /// What an archive may unpack to, and the largest file read (`--max-pack-size`).
     pub max_bytes: Option<u64>,
+    /// The longest one report may take to re-render (`--render-timeout`).
+    pub render_timeout: Option<std::time::Duration>,
 }
 
 /// What verification found: what held, what was taken as recorded, and every problem.
@@ -74,10 +74,13 @@ pub fn verify(pack: &Path, options: &VerifyOptions) -> Result<Verification, Pack
         path: pack.display().to_string(),
         message: "no such pack (a folder written by `posture audit`, or its --pack archive)".to_owned(),
     })?;
-    let verify_dir = |dir: &Path| verify_folder(dir, pinned.as_ref(), options.allow_unpinned, max_bytes);
+    let render_timeout = options.render_timeout.unwrap_or(crate::report::DEFAULT_RENDER_TIMEOUT);
+    let verify_dir =
+        |dir: &Path| verify_folder(dir, pinned.as_ref(), options.allow_unpinned, max_bytes, render_timeout);
     if metadata.is_file() {
         let unpacked = tempfile::tempdir().map_err(|err| super::io_error(pack, err))?;
-        let _cleanup = RemoveOnSignal::watch(unpacked.path());
+        crate::atomic_write::remove_on_signal();
+        let _removed_if_interrupted = crate::atomic_write::track_while_alive(unpacked.path());
         super::unpack(pack, unpacked.path(), UnpackLimits { total_bytes: max_bytes, entries: MAX_ENTRIES })?;
         return verify_dir(unpacked.path());
     }
@@ -95,75 +98,8 @@ pub fn verify(pack: &Path, options: &VerifyOptions) -> Result<Verification, Pack
     verify_dir(&dir)
 }
 
-/// Removes the temporary unpack folder when verify is interrupted (Ctrl-C,
-/// SIGTERM, SIGHUP), then exits as the signal asked; dropping it stops
-/// watching (the folder itself is removed by its `TempDir`).
-struct RemoveOnSignal {
-    folder: Arc<Mutex<Option<PathBuf>>>,
-}
-
-impl RemoveOnSignal {
-    fn watch(folder: &Path) -> Self {
-        let watched = Arc::new(Mutex::new(Some(folder.to_path_buf())));
-        let shared = Arc::clone(&watched);
-        let (ready, listening) = std::sync::mpsc::sync_channel(1);
-        // Without a signal listener the folder is still removed on a normal
-        // end; only an interrupted verify could then leave it behind.
-        let spawned = std::thread::Builder::new().name("verify-signals".to_owned()).spawn(move || {
-            let Ok(runtime) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
-                let _ = ready.send(());
-                return;
-            };
-            runtime.block_on(async move {
-                use tokio::signal::unix::{signal, SignalKind};
-                let listeners =
-                    (signal(SignalKind::interrupt()), signal(SignalKind::terminate()), signal(SignalKind::hangup()));
-                let _ = ready.send(());
-                let (Ok(mut interrupt), Ok(mut terminate), Ok(mut hangup)) = listeners else { return };
-                let code = tokio::select! {
-                    _ = interrupt.recv() => 130,
-                    _ = terminate.recv() => 143,
-                    _ = hangup.recv() => 129,
-                };
-                let folder = shared.lock().unwrap_or_else(PoisonError::into_inner).take();
-                if let Some(folder) = folder {
-                    let _ = std::fs::remove_dir_all(&folder);
-                    eprintln!("posture: verify interrupted; removed its temporary unpack folder");
-                }
-                std::process::exit(code);
-            });
-        });
-        if spawned.is_ok() {
-            let _ = listening.recv();
-        }
-        Self { folder: watched }
-    }
-}
-
-impl Drop for RemoveOnSignal {
-    fn drop(&mut self) {
-        self.folder.lock().unwrap_or_else(PoisonError::into_inner).take();
-    }
-}
-
-fn kind_of(metadata: &std::fs::Metadata) -> &'static str {
-    use std::os::unix::fs::FileTypeExt;
-    let kind = metadata.file_type();
-    if kind.is_symlink() {
-        "a symbolic link"
-    } else if kind.is_fifo() {
-        "a FIFO (named pipe)"
-    } else if kind.is_socket() {
-        "a socket"
-    } else if kind.is_block_device() {
-        "a block device"
-    } else if kind.is_char_device() {
-        "a character device"
-    } else if kind.is_dir() {
-        "a folder"
-    } else {
-        "a regular file"
-    }
+fn kind_of(metadata: &std::fs::Metadata) -> String {
+    format!("a {}", crate::regular_file::FileKind::of(metadata.file_type()).describe())
 }
 
 /// The files of a pack folder with their sizes, by `/`-separated relative
@@ -217,20 +153,15 @@ fn pack_files(dir: &Path, max_bytes: u64, problems: &mut Vec<String>) -> Result<
     Ok(files)
 }
 
-/// Reads a regular file of the pack, at most `max_bytes` of it.
+/// Reads a regular file of the pack (never through a link), at most `max_bytes` of it.
 fn read_capped(dir: &Path, relative: &str, max_bytes: u64) -> Result<Vec<u8>, String> {
+    use crate::regular_file::ReadError;
     let path = dir.join(super::safe_relative(relative).map_err(|err| err.to_string())?);
-    let metadata = std::fs::symlink_metadata(&path).map_err(|err| format!("{relative}: {err}"))?;
-    if !metadata.is_file() {
-        return Err(format!("{relative}: {} (a pack holds regular files only)", kind_of(&metadata)));
-    }
-    let file = std::fs::File::open(&path).map_err(|err| format!("{relative}: {err}"))?;
-    let mut bytes = Vec::new();
-    file.take(max_bytes.saturating_add(1)).read_to_end(&mut bytes).map_err(|err| format!("{relative}: {err}"))?;
-    if bytes.len() as u64 > max_bytes {
-        return Err(format!("{relative}: larger than --max-pack-size ({max_bytes} bytes): not read"));
-    }
-    Ok(bytes)
+    crate::regular_file::read_without_links(&path, max_bytes).map_err(|err| match err {
+        ReadError::NotRegular(kind) => format!("{relative}: a {kind} (a pack holds regular files only)"),
+        ReadError::TooLarge(_) => format!("{relative}: larger than --max-pack-size ({max_bytes} bytes): not read"),
+        other => format!("{relative}: {other}"),
+    })
 }
 
 fn verify_folder(
@@ -238,6 +169,7 @@ fn verify_folder(
     pinned: Option<&ed25519_dalek::VerifyingKey>,
     allow_unpinned: bool,
     max_bytes: u64,
+    render_timeout: std::time::Duration,
 ) -> Result<Verification, PackError> {
     let mut verification = Verification::default();
     let files = pack_files(dir, max_bytes, &mut verification.problems)?;
@@ -259,7 +191,7 @@ fn verify_folder(
     })?;
     check_files(dir, &files, &manifest, &mut verification)?;
     check_signature(dir, &manifest, &manifest_bytes, pinned, allow_unpinned, max_bytes, &mut verification);
-    rederive(dir, &manifest, max_bytes, &mut verification);
+    rederive(dir, &manifest, max_bytes, render_timeout, &mut verification);
     Ok(verification)
 }
 
@@ -395,7 +327,13 @@ pub const TAKEN_FROM_THE_REPORT: &str = "taken as recorded, not re-derived: the 
 
 /// Re-derives the report from the pack, compares it with report.json field
 /// by field, and re-renders every rendered report.
-fn rederive(dir: &Path, manifest: &Manifest, max_bytes: u64, verification: &mut Verification) {
+fn rederive(
+    dir: &Path,
+    manifest: &Manifest,
+    max_bytes: u64,
+    render_timeout: std::time::Duration,
+    verification: &mut Verification,
+) {
     let (recorded, recorded_value, derived) = match rederived_report(dir, manifest, max_bytes) {
         Err(problem) => {
             verification.problems.push(format!("re-derivation: {problem}"));
@@ -445,7 +383,7 @@ fn rederive(dir: &Path, manifest: &Manifest, max_bytes: u64, verification: &mut 
     }
     // Each rendered report must be the re-derived report's rendering, whatever
     // report.json says: a reader may read only summary.md.
-    rerender(dir, manifest, &derived, max_bytes, verification);
+    rerender(dir, manifest, &derived, max_bytes, render_timeout, verification);
 }
 
 /// The recorded report (as parsed and as JSON) and the one re-derived from
@@ -628,7 +566,14 @@ fn check_changes(recorded: &Report, derived: &Report, problems: &mut Vec<String>
 /// Re-renders every report of the pack that a template renders, from the
 /// re-derived report with the pack's templates, and compares the bytes; and
 /// report.json as posture writes it.
-fn rerender(dir: &Path, manifest: &Manifest, derived: &Report, max_bytes: u64, verification: &mut Verification) {
+fn rerender(
+    dir: &Path,
+    manifest: &Manifest,
+    derived: &Report,
+    max_bytes: u64,
+    render_timeout: std::time::Duration,
+    verification: &mut Verification,
+) {
     let before = verification.problems.len();
     let mut rendered = vec![REPORT.to_owned()];
     match crate::report::to_json(derived) {
@@ -659,7 +604,7 @@ fn rerender(dir: &Path, manifest: &Manifest, derived: &Report, max_bytes: u64, v
             Err(err) => verification.problems.push(format!("{TEMPLATES_DIR}/: {err}")),
             Ok(tera) => {
                 for name in present.iter().filter(|name| texts.iter().any(|(n, _)| n == *name)) {
-                    match crate::report::render(&tera, name, derived) {
+                    match crate::report::render(&tera, name, derived, render_timeout) {
                         Ok(text) => {
                             let how = format!("re-rendered with {TEMPLATES_DIR}/{name}");
                             compare_rendering(dir, name, &text, max_bytes, &how, verification);

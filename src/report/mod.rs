@@ -6,7 +6,7 @@ pub mod model;
 
 use std::collections::BTreeMap;
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use chrono::{DateTime, Utc};
 
@@ -353,6 +353,7 @@ pub fn templates_from(texts: &[(String, String)]) -> Result<tera::Tera, ReportEr
     tera.register_filter("md", crate::escape::markdown_filter);
     tera.register_filter("md_code", crate::escape::markdown_code_filter);
     tera.register_function("range", bounded_range);
+    tera.set_escape_fn(crate::escape::markup);
     refuse_recursive_macros(&tera)?;
     Ok(tera)
 }
@@ -537,11 +538,37 @@ fn template_error(name: &str, err: &tera::Error) -> ReportError {
         message.push_str(&inner.to_string());
         source = inner.source();
     }
-    ReportError::Template { name: name.to_owned(), message }
+    // The parser quotes the offending line; a template of one huge line
+    // would otherwise be quoted whole.
+    const SHOWN_LINE_CHARS: usize = 200;
+    let shortened: Vec<String> = message
+        .lines()
+        .map(|line| match line.char_indices().nth(SHOWN_LINE_CHARS) {
+            Some((cut, _)) => format!("{}… [line cut: {} bytes]", &line[..cut], line.len()),
+            None => line.to_owned(),
+        })
+        .collect();
+    ReportError::Template { name: name.to_owned(), message: shortened.join("\n") }
 }
 
-/// Renders one template with the report as its context (`report`).
-pub fn render(tera: &tera::Tera, name: &str, report: &Report) -> Result<String, ReportError> {
+/// How long one rendering may take unless told otherwise (`--render-timeout`).
+pub const DEFAULT_RENDER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(300);
+
+/// The stack of the thread a template renders on: Tera walks a template
+/// recursively, and a pack's templates are whatever the pack says.
+const RENDER_STACK_BYTES: usize = 256 * 1024 * 1024;
+
+/// Renders one template with the report as its context (`report`), on a
+/// thread of its own given at most `time_limit`: Tera cannot be interrupted,
+/// and loops nested over the report's arrays (facts x facts x facts) produce
+/// no output a size cap could see, so a rendering past its time is given up
+/// (its thread is left to end with the process) and reported as a template error.
+pub fn render(
+    tera: &tera::Tera,
+    name: &str,
+    report: &Report,
+    time_limit: std::time::Duration,
+) -> Result<String, ReportError> {
     let mut context = tera::Context::new();
     context.insert("report", report);
     let mut fact_index: BTreeMap<String, BTreeMap<String, &FactRecord>> = BTreeMap::new();
@@ -549,28 +576,44 @@ pub fn render(tera: &tera::Tera, name: &str, report: &Report) -> Result<String, 
         fact_index.entry(fact.target.clone()).or_default().insert(fact.key.clone(), fact);
     }
     context.insert("fact_index", &fact_index);
-    RANGE_NUMBERS_LEFT.with(|cell| cell.set(MAX_RANGE_NUMBERS_PER_RENDER));
-    let mut out = CappedWriter(Vec::new());
-    tera.render_to(name, &context, &mut out).map_err(|err| template_error(name, &err))?;
-    String::from_utf8(out.0).map_err(|_| ReportError::Template {
-        name: name.to_owned(),
-        message: "the rendered report is not UTF-8 text".to_owned(),
-    })
+    let (sender, receiver) = std::sync::mpsc::channel();
+    let (tera, template) = (tera.clone(), name.to_owned());
+    let spawned = std::thread::Builder::new()
+        .name(format!("render {name}"))
+        .stack_size(RENDER_STACK_BYTES)
+        .spawn(move || {
+            RANGE_NUMBERS_LEFT.with(|cell| cell.set(MAX_RANGE_NUMBERS_PER_RENDER));
+            let mut out = CappedWriter(Vec::new());
+            let rendered = tera.render_to(&template, &context, &mut out).map(|()| out.0);
+            let _ = sender.send(rendered);
+        });
+    let failed = |message: String| ReportError::Template { name: name.to_owned(), message };
+    if let Err(err) = spawned {
+        return Err(failed(format!("cannot start the rendering thread: {err}")));
+    }
+    let bytes = match receiver.recv_timeout(time_limit) {
+        Ok(rendered) => rendered.map_err(|err| template_error(name, &err))?,
+        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+            return Err(failed(format!(
+                "rendering took longer than {} seconds (--render-timeout) and was given up: loops nested over the \
+                 report's arrays?",
+                time_limit.as_secs_f64()
+            )))
+        }
+        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+            return Err(failed(String::from("the template engine stopped without a result")))
+        }
+    };
+    String::from_utf8(bytes).map_err(|_| failed(String::from("the rendered report is not UTF-8 text")))
 }
 
 pub fn to_json(report: &Report) -> Result<String, ReportError> {
     Ok(serde_json::to_string_pretty(report)? + "\n")
 }
 
-/// Writes a file atomically: a temporary file in the same directory, renamed.
+/// Writes a report file whole or not at all (see [`crate::atomic_write`]).
 pub fn write_atomic(path: &Path, contents: &str) -> Result<(), ReportError> {
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).map_or_else(|| PathBuf::from("."), Path::to_path_buf);
-    let io = |source| ReportError::Write { path: path.display().to_string(), source };
-    std::fs::create_dir_all(&dir).map_err(io)?;
-    let mut file = tempfile::NamedTempFile::new_in(&dir).map_err(io)?;
-    file.write_all(contents.as_bytes()).map_err(io)?;
-    // Reports are meant to be shared: not the 0600 of a temporary file.
-    file.as_file().set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644)).map_err(io)?;
-    file.persist(path).map_err(|err| io(err.error))?;
-    Ok(())
+    // Reports are meant to be shared: 0644, not the 0600 of a temporary file.
+    crate::atomic_write::write_file(path, 0o644, |mut file| file.write_all(contents.as_bytes()), |_, err| err)
+        .map_err(|source| ReportError::Write { path: path.display().to_string(), source })
 }

@@ -103,8 +103,8 @@ fn content_that_would_block_or_escape_is_refused_with_its_path() {
             |c| std::os::unix::fs::symlink("self.rhai", c.join("checks/linux/self.rhai")).expect("link"),
             "symbolic link loop",
         ),
-        ("a FIFO check", |c| mkfifo(&c.join("checks/linux/hang/linux_fifo.rhai")), "is a FIFO, not a regular file"),
-        ("a FIFO benchmark", |c| mkfifo(&c.join("fifo.toml")), "is a FIFO, not a regular file"),
+        ("a FIFO check", |c| mkfifo(&c.join("checks/linux/hang/linux_fifo.rhai")), "is a FIFO (named pipe), not a regular file"),
+        ("a FIFO benchmark", |c| mkfifo(&c.join("fifo.toml")), "is a FIFO (named pipe), not a regular file"),
     ];
     for (what, plant, reason) in cases {
         let dir = text_content("/etc/hostname");
@@ -137,7 +137,7 @@ fn host_text_of_a_fifo_or_dev_zero_is_unavailable_with_the_reason() {
     let zero = holder.path().join("limits.conf");
     std::os::unix::fs::symlink("/dev/zero", &zero).expect("link");
     for (path, reason) in
-        [(&fifo, "is a FIFO, not a regular file"), (&zero, "is a character device, not a regular file")]
+        [(&fifo, "is a FIFO (named pipe), not a regular file"), (&zero, "is a character device, not a regular file")]
     {
         let path = path.to_str().expect("utf-8 path");
         let dir = text_content(path);
@@ -195,8 +195,8 @@ fn host_facts_over_fifos_and_dev_zero_are_unavailable_not_hung() {
     assert_eq!(run.code, Some(2), "{}", run.stderr);
     let report = read_json(&dir.path().join("out/report.json"));
     for (control, reason) in [
-        ("1.1", "/etc/login.defs is a FIFO, not a regular file"),
-        ("1.2", "/etc/pam.d/common-password is a FIFO, not a regular file"),
+        ("1.1", "/etc/login.defs is a FIFO (named pipe), not a regular file"),
+        ("1.2", "/etc/pam.d/common-password is a FIFO (named pipe), not a regular file"),
         ("1.3", "/etc/security/limits.conf is a character device, not a regular file"),
     ] {
         assert_eq!(control_status(&report, control), "error", "{control}");
@@ -247,7 +247,7 @@ fn an_audit_that_judges_nothing_exits_2_with_the_reason() {
 fn out_of_range_options_are_clear_errors() {
     let dir = scratch(&[("facts.json", crate::catalog::BUNDLE)]);
     let huge = "18446744073709551615";
-    let cases: [(&[&str], &str); 8] = [
+    let cases: [(&[&str], &str); 10] = [
         (
             &["audit", "--facts", "facts.json", "--script-timeout", huge],
             "--script-timeout 18446744073709551615: out of range (accepted: 1 to 86400 seconds)",
@@ -262,6 +262,11 @@ fn out_of_range_options_are_clear_errors() {
         (&["audit", "--facts", "facts.json", "--jobs", "100000"], "--jobs 100000: out of range (accepted: 1 to 1024)"),
         (&["audit", "--facts", "facts.json", "--max-operations", "0"], "--max-operations 0: out of range"),
         (&["history", "--limit", "99999999999999999999999"], "--limit"),
+        (
+            &["audit", "--facts", "facts.json", "--render-timeout", huge],
+            "--render-timeout 18446744073709551615: out of range (accepted: 1 to 86400 seconds)",
+        ),
+        (&["verify", "facts.json", "--render-timeout", "0"], "--render-timeout 0: out of range"),
     ];
     for (args, message) in cases {
         let run = posture(dir.path(), args);
@@ -273,4 +278,38 @@ fn out_of_range_options_are_clear_errors() {
 
 fn hang_benchmark(controls: &[(&str, &str)]) -> String {
     support::linux_benchmark("hang-bench", "Hang benchmark", controls)
+}
+
+/// A template whose loops, nested over the report's facts, would run for
+/// years while writing nothing (no size cap sees it).
+pub const NESTED_LOOPS_TEMPLATE: &str = "{% for a in report.facts %}{% for b in report.facts %}\
+{% for c in report.facts %}{% for d in report.facts %}{% for e in report.facts %}{% for f in report.facts %}\
+{% endfor %}{% endfor %}{% endfor %}{% endfor %}{% endfor %}{% endfor %}done\n";
+
+#[test]
+fn a_template_looping_for_years_is_given_up_after_the_render_timeout() {
+    // The sample host's 58 facts: 58^6 iterations.
+    let sample = std::fs::read_to_string(support::sample_bundle()).expect("sample bundle");
+    let dir = scratch(&[("facts.json", &sample), ("templates/summary.md", NESTED_LOOPS_TEMPLATE)]);
+    let started = Instant::now();
+    let run = posture(
+        dir.path(),
+        &["audit", "--facts", "facts.json", "--templates", "templates", "--render-timeout", "2", "--out", "out"],
+    );
+    assert_eq!(run.code, Some(2), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("template summary.md: rendering took longer than 2 seconds (--render-timeout)"),
+        "{}",
+        run.stderr
+    );
+    // Given up, not waited for: far less than the loops would take.
+    assert!(started.elapsed() < Duration::from_secs(30), "took {:?}", started.elapsed());
+    assert!(!dir.path().join("out").exists(), "no partial output folder");
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+        .expect("list")
+        .flatten()
+        .map(|entry| entry.file_name().to_string_lossy().into_owned())
+        .filter(|name| name.contains("posture") && !name.starts_with(".posture-test-"))
+        .collect();
+    assert!(leftovers.is_empty(), "staging left behind: {leftovers:?}");
 }

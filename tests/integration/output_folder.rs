@@ -3,7 +3,8 @@
 //! nor deleted and the audit is refused naming them; a crafted manifest
 //! deletes nothing; repeated audits replace only posture's own output;
 //! output paths inside `--out` are refused; SIGTERM and concurrent audits
-//! leave a complete pack that verifies and nothing partial beside it.
+//! leave a complete pack that verifies and nothing partial beside it, and
+//! so does a full disk; a fact bundle is written whole, 0600, clobbering nothing.
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
@@ -203,7 +204,7 @@ fn sigterm_during_an_audit_leaves_the_old_or_the_new_complete_pack() {
     let dir = work.path();
     audit_ok(dir, &["--out", "out", "--pack", "pack.tar.gz"]);
     for round in 0..8u64 {
-        let mut child = spawn_audit(dir, &["--pack", "pack.tar.gz"], Stdio::null());
+        let mut child = spawn_audit(dir, &["--pack", "pack.tar.gz", "--save-facts", "facts.json"], Stdio::null());
         // Different moments of the run: reading, evaluating, writing.
         std::thread::sleep(std::time::Duration::from_millis(round * 400));
         let pid = rustix::process::Pid::from_child(&child);
@@ -212,8 +213,95 @@ fn sigterm_during_an_audit_leaves_the_old_or_the_new_complete_pack() {
         assert!(matches!(status.code(), Some(0..=1 | 143) | None), "round {round}: {status:?}");
         verifies(dir, "out");
         verifies(dir, "pack.tar.gz");
+        if dir.join("facts.json").exists() {
+            let bundle = support::read_json(&dir.join("facts.json"));
+            assert_eq!(bundle["targets"].as_array().map(Vec::len), Some(1), "round {round}: a complete bundle");
+        }
         assert!(leftovers(dir).is_empty(), "round {round}: {:?}", leftovers(dir));
     }
+}
+
+#[test]
+fn a_fact_bundle_is_written_whole_private_and_beside_nothing_of_the_users() {
+    let work = tempfile::tempdir().expect("tmp");
+    let dir = work.path();
+    // The names a bundle written "through a .partial file" used to clobber.
+    std::fs::write(dir.join("facts.partial"), "the user's own file").expect("user file");
+    audit_ok(dir, &["--out", "out", "--save-facts", "facts.json"]);
+    audit_ok(dir, &["--out", "out", "--save-facts", "facts.json"]);
+    assert_eq!(std::fs::read_to_string(dir.join("facts.partial")).expect("kept"), "the user's own file");
+    let mode = std::fs::metadata(dir.join("facts.json")).expect("bundle").permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "the facts describe the audited systems: private");
+    let mut names: Vec<String> =
+        std::fs::read_dir(dir).expect("read").flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect();
+    names.sort();
+    assert_eq!(names, ["facts.json", "facts.partial", "out"]);
+}
+
+/// Whether this machine can give a process its own mount namespace (root,
+/// CAP_SYS_ADMIN); in CI its absence fails the test.
+fn can_unshare() -> bool {
+    let works = Command::new("unshare")
+        .args(["--mount", "--propagation", "private", "true"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    assert!(works || std::env::var_os("CI").is_none(), "this test needs `unshare --mount` (root, CAP_SYS_ADMIN)");
+    works
+}
+
+/// The space `dir`'s files take on a tmpfs (whole 4 KiB pages).
+fn space_taken(path: &Path) -> u64 {
+    let meta = std::fs::symlink_metadata(path).expect("meta");
+    if meta.is_dir() {
+        std::fs::read_dir(path).expect("read").flatten().map(|e| space_taken(&e.path())).sum::<u64>() + 4096
+    } else {
+        meta.len().div_ceil(4096) * 4096
+    }
+}
+
+#[test]
+fn a_full_disk_leaves_the_old_complete_pack_and_nothing_partial() {
+    if !can_unshare() {
+        eprintln!("skipping: `unshare --mount` does not work here");
+        return;
+    }
+    let work = tempfile::tempdir().expect("tmp");
+    audit_ok(work.path(), &["--out", "probe", "--pack", "probe.tar.gz"]);
+    let one_output = space_taken(&work.path().join("probe")) + space_taken(&work.path().join("probe.tar.gz"));
+    // Room for one output and a half: the first audit fits; the second runs
+    // out of space while its staging folder sits beside the first output.
+    let disk = work.path().join("disk");
+    std::fs::create_dir(&disk).expect("mount point");
+    let audit = format!(
+        "'{posture}' audit --no-history -q --facts '{bundle}' --content '{content}' --out out --pack pack.tar.gz",
+        posture = env!("CARGO_BIN_EXE_posture"),
+        bundle = support::sample_bundle().display(),
+        content = support::content_dir().display(),
+    );
+    let verify = format!("'{}' verify --allow-unpinned", env!("CARGO_BIN_EXE_posture"));
+    let script = format!(
+        "set -u; mount -t tmpfs -o size={size}k posture-test '{disk}' && cd '{disk}' || exit 99
+        {audit}; echo first=$?
+        {audit} 2>second.err; echo second=$?; cat second.err >&2; rm second.err
+        {verify} out >/dev/null; echo verify_folder=$?
+        {verify} pack.tar.gz >/dev/null; echo verify_archive=$?
+        echo entries=$(ls -A | tr '\\n' ' ')",
+        size = (one_output * 3 / 2).div_ceil(1024),
+        disk = disk.display(),
+    );
+    let run = Command::new("unshare")
+        .args(["--mount", "--propagation", "private", "sh", "-c", &script])
+        .env("POSTURE_NO_HISTORY", "1")
+        .env("TMPDIR", work.path())
+        .output()
+        .expect("unshare runs");
+    let said = support::stdout(&run);
+    let errors = support::stderr(&run);
+    assert!(said.contains("first=0") || said.contains("first=1"), "the first audit fits:\n{said}\n{errors}");
+    for expected in ["second=2", "verify_folder=0", "verify_archive=0", "entries=out pack.tar.gz\n"] {
+        assert!(said.contains(expected), "no {expected:?} in:\n{said}\nstderr:\n{errors}");
+    }
+    assert!(errors.contains("No space left on device"), "the second audit says why it failed:\n{errors}");
 }
 
 #[test]

@@ -3,7 +3,8 @@
 //! differs; a pack signed by an unpinned key proves integrity only and is
 //! refused unless asked for; narrowed and script-error packs verify
 //! anywhere; hostile packs (a gzip bomb, a FIFO, a link to a device, deep
-//! JSON) are refused cleanly, without hanging or leaving files behind.
+//! JSON, templates that loop for years) are refused cleanly, without hanging
+//! or leaving files behind.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -297,4 +298,21 @@ fn deeply_nested_json_in_a_pack_is_a_clean_problem() {
     let (code, out) = verify(work.path(), &["pack", "--allow-unpinned"]);
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("FAILED: re-derivation: report.json: not JSON: recursion limit exceeded"), "{out}");
+}
+
+#[test]
+fn a_pack_template_looping_for_years_is_given_up_not_waited_for() {
+    let work = tempfile::tempdir().expect("tmp");
+    audit(work.path(), &["--out", "pack"]);
+    let pack = work.path().join("pack");
+    std::fs::write(pack.join("templates/summary.md"), crate::no_hangs::NESTED_LOOPS_TEMPLATE).expect("template");
+    rehash(&pack);
+    let started = Instant::now();
+    let (code, out) = verify(work.path(), &["pack", "--allow-unpinned", "--render-timeout", "2"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("summary.md: cannot be re-rendered: template summary.md: rendering took longer than 2 seconds"),
+        "{out}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(30), "took {:?}", started.elapsed());
 }

@@ -2,7 +2,7 @@
 
 use std::fs;
 use std::io;
-use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
@@ -57,22 +57,7 @@ impl Transport for LocalTransport {
             Ok(metadata) => metadata,
             Err(error) => return absent_or_error(path, error),
         };
-        let file_type = metadata.file_type();
-        let kind = if file_type.is_symlink() {
-            FileKind::Symlink
-        } else if file_type.is_dir() {
-            FileKind::Dir
-        } else if file_type.is_block_device() {
-            FileKind::BlockDevice
-        } else if file_type.is_char_device() {
-            FileKind::CharDevice
-        } else if file_type.is_fifo() {
-            FileKind::Fifo
-        } else if file_type.is_socket() {
-            FileKind::Socket
-        } else {
-            FileKind::File
-        };
+        let kind = FileKind::of(metadata.file_type());
         Ok(Some(FileStat {
             kind,
             mode: metadata.mode() & 0o7777,
@@ -139,7 +124,7 @@ mod tests {
         assert!(made.success());
         let fifo = fifo.to_str().unwrap();
         let error = LocalTransport::new().read_file(fifo).unwrap_err();
-        assert_eq!(error.to_string(), format!("{fifo} is a FIFO, not a regular file"));
+        assert_eq!(error.to_string(), format!("{fifo} is a FIFO (named pipe), not a regular file"));
         let zero = dir.path().join("limits.conf");
         std::os::unix::fs::symlink("/dev/zero", &zero).unwrap();
         let zero = zero.to_str().unwrap();

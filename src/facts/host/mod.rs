@@ -143,45 +143,7 @@ impl CommandOutput {
     }
 }
 
-/// The kind of a file system entry, as `lstat` reports it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FileKind {
-    File,
-    Dir,
-    Symlink,
-    Socket,
-    Fifo,
-    BlockDevice,
-    CharDevice,
-}
-
-impl FileKind {
-    /// The name used in fact values (`host.file` `type`).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            FileKind::File => "file",
-            FileKind::Dir => "dir",
-            FileKind::Symlink => "symlink",
-            FileKind::Socket => "socket",
-            FileKind::Fifo => "fifo",
-            FileKind::BlockDevice => "block",
-            FileKind::CharDevice => "char",
-        }
-    }
-
-    /// The name used in messages ("FIFO", "character device").
-    pub fn describe(self) -> &'static str {
-        match self {
-            FileKind::File => "regular file",
-            FileKind::Dir => "directory",
-            FileKind::Symlink => "symbolic link",
-            FileKind::Socket => "socket",
-            FileKind::Fifo => "FIFO",
-            FileKind::BlockDevice => "block device",
-            FileKind::CharDevice => "character device",
-        }
-    }
-}
+pub use crate::regular_file::FileKind;
 
 /// The `lstat` of a path.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -428,7 +428,7 @@ impl SshTransport {
                 return (Err(error), None, Some("refused: too large".into()));
             }
             word if word.starts_with("notreg-") => {
-                let kind = remote_kind(&word["notreg-".len()..]).to_string();
+                let kind = remote_kind(&word["notreg-".len()..]).map_or("special file", FileKind::describe).to_string();
                 let error = TransportError::NotRegularFile { path: program_path(request), kind };
                 return (Err(error), None, Some("refused: not a regular file".into()));
             }
@@ -584,14 +584,18 @@ fn program_path(request: &Request) -> String {
 }
 
 /// What a `find -printf %y` type letter is, for messages.
-fn remote_kind(letter: &str) -> &'static str {
+/// The kind of a remote entry from its `find -printf %y` / `stat` type
+/// letter; `None` for the letters of no kind (`L` a link loop, `?` an error).
+fn remote_kind(letter: &str) -> Option<FileKind> {
     match letter {
-        "d" => "directory",
-        "p" => "FIFO",
-        "c" => "character device",
-        "b" => "block device",
-        "s" => "socket",
-        _ => "special file",
+        "f" => Some(FileKind::File),
+        "d" => Some(FileKind::Dir),
+        "l" => Some(FileKind::Symlink),
+        "s" => Some(FileKind::Socket),
+        "p" => Some(FileKind::Fifo),
+        "b" => Some(FileKind::BlockDevice),
+        "c" => Some(FileKind::CharDevice),
+        _ => None,
     }
 }
 
@@ -701,15 +705,7 @@ fn file_error(path: &str, stderr: &str) -> Result<(), TransportError> {
 /// `f 644 0 0 1520`: type letter, octal permission bits, uid, gid, size.
 fn parse_stat_line(line: &str) -> Option<FileStat> {
     let mut fields = line.split(' ');
-    let kind = match fields.next()? {
-        "d" => FileKind::Dir,
-        "l" => FileKind::Symlink,
-        "s" => FileKind::Socket,
-        "p" => FileKind::Fifo,
-        "b" => FileKind::BlockDevice,
-        "c" => FileKind::CharDevice,
-        _ => FileKind::File,
-    };
+    let kind = remote_kind(fields.next()?).unwrap_or(FileKind::File);
     let mode = u32::from_str_radix(fields.next()?, 8).ok()?;
     let uid = fields.next()?.parse().ok()?;
     let gid = fields.next()?.parse().ok()?;
