@@ -8,7 +8,6 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::Utc;
 
 use crate::catalog::{Catalog, CatalogError};
-use crate::cli::Format;
 use crate::evaluate::{self, PlannedCheck, TargetFacts};
 use crate::facts::bundle::Bundle;
 use crate::finding::Severity;
@@ -373,18 +372,12 @@ fn write_reports(
     // report.json is written whatever the formats: the evidence pack is
     // verified against it.
     let mut formats = settings.formats.clone();
-    if !formats.contains(&Format::Json) {
-        formats.push(Format::Json);
+    if !formats.iter().any(|format| format.name == report::format::ALWAYS.name) {
+        formats.push(report::format::ALWAYS);
     }
-    for format in &formats {
-        let (file, contents) = match format {
-            Format::Json => ("report.json", report::to_json(report)),
-            Format::Html => ("report.html", report::render(tera, report::HTML_TEMPLATE, report, settings.render_timeout)),
-            Format::Junit => ("junit.xml", report::render(tera, report::JUNIT_TEMPLATE, report, settings.render_timeout)),
-            Format::Md => ("summary.md", report::render(tera, report::MARKDOWN_TEMPLATE, report, settings.render_timeout)),
-        };
-        let contents = contents.map_err(|e| Fatal::Output(e.to_string()))?;
-        staging.write(file, contents.as_bytes()).map_err(|e| Fatal::Output(e.to_string()))?;
+    for format in formats {
+        let contents = format.render(tera, report, settings.render_timeout).map_err(|e| Fatal::Output(e.to_string()))?;
+        staging.write(format.file, contents.as_bytes()).map_err(|e| Fatal::Output(e.to_string()))?;
     }
     Ok(())
 }

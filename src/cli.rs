@@ -114,9 +114,11 @@ pub struct AuditArgs {
     /// Output directory for the reports.
     #[arg(long, value_name = "DIR", default_value = "posture-report")]
     pub out: PathBuf,
-    /// Report formats to write.
-    #[arg(long, value_enum, value_delimiter = ',', default_value = "html,json,junit,md")]
-    pub format: Vec<Format>,
+    /// Report formats to write (`posture list formats` says what each is;
+    /// report.json is always written).
+    #[arg(long, value_name = "FORMAT", value_delimiter = ',', default_value = DEFAULT_FORMATS.as_str(),
+        value_parser = clap::builder::PossibleValuesParser::new(crate::report::format::FORMATS.iter().map(|f| f.name)))]
+    pub format: Vec<String>,
     /// Exit 1 when a finding fails at or above this severity (`none`: never).
     #[arg(long, value_enum, default_value = "low", value_name = "SEVERITY")]
     pub fail_on: FailOnArg,
@@ -224,13 +226,8 @@ pub struct SshArgs {
     pub host_timeout: Option<u64>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Format {
-    Html,
-    Json,
-    Junit,
-    Md,
-}
+/// `--format`'s default, from the format registry.
+static DEFAULT_FORMATS: std::sync::LazyLock<String> = std::sync::LazyLock::new(crate::report::format::default_names);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum FailOnArg {
@@ -255,6 +252,8 @@ pub struct ListArgs {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ListWhat {
+    /// The report formats `--format` takes.
+    Formats,
     Benchmarks,
     Controls,
     Checks,

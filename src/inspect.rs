@@ -12,9 +12,17 @@ fn load(content: &ContentArgs) -> Result<Catalog, Fatal> {
 }
 
 pub fn list(args: &ListArgs) -> Result<(String, u8), Fatal> {
-    let catalog = load(&args.content)?;
     let mut out = String::new();
+    if args.what == ListWhat::Formats {
+        for format in crate::report::format::FORMATS {
+            let default = if format.on_by_default { "default" } else { "" };
+            let _ = writeln!(out, "{:<6} {:<14} {default:<8} {}", format.name, format.file, format.description);
+        }
+        return Ok((out, 0));
+    }
+    let catalog = load(&args.content)?;
     match args.what {
+        ListWhat::Formats => {}
         ListWhat::Benchmarks => {
             for b in catalog.benchmarks.values() {
                 let automated = b.controls.iter().filter(|c| c.is_evaluated()).count();

@@ -5,7 +5,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::catalog::plan::{ControlPattern, Selection};
-use crate::cli::{AuditArgs, FailOnArg, Format};
+use crate::cli::{AuditArgs, FailOnArg};
+use crate::report::format::Format;
 use crate::finding::Severity;
 use crate::results::FailOn;
 use crate::script::Limits;
@@ -150,7 +151,8 @@ pub struct AuditSettings {
     pub content_dirs: Vec<PathBuf>,
     pub selection: Selection,
     pub out: PathBuf,
-    pub formats: Vec<Format>,
+    /// The formats to write, each once, in the order given.
+    pub formats: Vec<&'static Format>,
     pub fail_on: FailOn,
     pub facts: FactsInput,
     pub save_facts: Option<PathBuf>,
@@ -185,6 +187,8 @@ pub enum SettingsError {
     WaiversFile(String, String),
     #[error("--format: at least one format is needed")]
     NoFormat,
+    #[error("--format: unknown format '{0}' (`posture list formats` lists them)")]
+    UnknownFormat(String),
     #[error("{flag} {value}: out of range (accepted: {min} to {max}{unit})")]
     OutOfRange { flag: &'static str, value: u64, min: u64, max: u64, unit: &'static str },
     #[error(
@@ -316,8 +320,13 @@ impl AuditSettings {
             },
             None => FactsInput::Targets(targets),
         };
-        let mut formats = args.format.clone();
-        formats.dedup();
+        let mut formats: Vec<&'static Format> = Vec::new();
+        for name in &args.format {
+            let format = crate::report::format::by_name(name).ok_or_else(|| SettingsError::UnknownFormat(name.clone()))?;
+            if !formats.iter().any(|known| known.name == format.name) {
+                formats.push(format);
+            }
+        }
         if formats.is_empty() {
             return Err(SettingsError::NoFormat);
         }

@@ -29,16 +29,6 @@ pub enum TargetError {
     Aws(String),
 }
 
-impl TargetSpec {
-    /// The provider whose checks apply to this target.
-    pub fn provider(&self) -> &'static str {
-        match self {
-            TargetSpec::LocalHost | TargetSpec::Ssh(_) => "linux",
-            TargetSpec::Aws(_) => "aws",
-        }
-    }
-}
-
 /// A target ready to be collected from: credentials checked, identity known.
 pub enum Connected {
     Local(LocalTransport),
@@ -88,8 +78,14 @@ impl Connected {
         }
     }
 
-    /// Collects every fact of `keys` that applies to this target's provider.
-    pub fn collect(&self, keys: &BTreeSet<FactKey>, runtime: &tokio::runtime::Runtime) -> TargetFacts {
+    /// Collects every fact of `keys` that applies to this target's provider
+    /// (an SSH host within `ssh.host_timeout`, with its connection record).
+    pub fn collect(
+        &self,
+        keys: &BTreeSet<FactKey>,
+        runtime: &tokio::runtime::Runtime,
+        ssh: &SshSettings,
+    ) -> CollectedTarget {
         let facts = match self {
             Connected::Local(transport) => {
                 let keys: BTreeSet<FactKey> =
@@ -100,9 +96,11 @@ impl Connected {
                 let keys: BTreeSet<FactKey> = keys.iter().filter(|k| k.as_str().starts_with("aws.")).cloned().collect();
                 runtime.block_on(aws_collect::collect(target, &keys))
             }
-            Connected::Ssh(spec) => return collect_ssh(spec, &SshSettings::default(), keys).facts,
+            Connected::Ssh(spec) => return collect_ssh(spec, ssh, keys),
         };
-        TargetFacts { name: self.name(), provider: self.provider().to_owned(), facts: facts.into_iter().collect() }
+        let facts =
+            TargetFacts { name: self.name(), provider: self.provider().to_owned(), facts: facts.into_iter().collect() };
+        CollectedTarget { facts, connection: None }
     }
 }
 
@@ -123,10 +121,7 @@ pub fn collect_all(
             scope.spawn(|| loop {
                 let index = next.fetch_add(1, Ordering::SeqCst);
                 let Some(target) = targets.get(index) else { break };
-                let collected = match target {
-                    Connected::Ssh(spec) => collect_ssh(spec, ssh, keys),
-                    other => CollectedTarget { facts: other.collect(keys, runtime), connection: None },
-                };
+                let collected = target.collect(keys, runtime, ssh);
                 on_done(&collected);
                 *results[index].lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(collected);
             });
@@ -176,7 +171,6 @@ fn collect_ssh(spec: &SshSpec, settings: &SshSettings, keys: &BTreeSet<FactKey>)
     let options = SshOptions {
         config_file: settings.config_file.clone(),
         accept_new_host_keys: settings.accept_new_host_keys,
-        sudo: spec.sudo,
         connect_timeout: settings.host_timeout.min(Duration::from_secs(15)),
         ..SshOptions::default()
     };
@@ -259,7 +253,7 @@ async fn connect_aws(spec: &AwsSpec) -> Result<AwsTarget, TargetError> {
             .build();
     }
     let (account_id, caller_arn) = aws_collect::caller_identity(&config).await.map_err(TargetError::Aws)?;
-    let partition = caller_arn.split(':').nth(1).unwrap_or("aws").to_owned();
+    let partition = aws_collect::partition_of_arn(&caller_arn);
     let regions = if spec.regions.is_empty() {
         aws_collect::enabled_regions(&config).await.map_err(TargetError::Aws)?
     } else {

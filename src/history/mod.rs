@@ -21,9 +21,6 @@ pub use store::{Scope, Snapshot, Store, StoredRun, TrendPoint};
 
 use crate::report::model::{Changes, Report};
 
-/// The environment variable naming the history when `--history` is not given.
-pub const HISTORY_ENV: &str = "POSTURE_HISTORY";
-
 /// Where a history lives.
 #[derive(Clone, PartialEq, Eq)]
 pub enum Location {

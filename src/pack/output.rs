@@ -13,15 +13,17 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::report::format::FORMATS;
+
 use super::{io_error, safe_relative, PackError, CONTENT_DIR, FACTS, MANIFEST, SIGNATURE, TEMPLATES_DIR, WAIVERS};
 
 /// The marker posture writes into every output folder (a file of the pack).
 pub const MARKER: &str = ".posture-output";
 /// The tool name a marker must carry.
 const TOOL: &str = "posture";
-/// The top-level names posture writes into an output folder (besides `content/`).
-const OWN_NAMES: &[&str] =
-    &["report.json", "report.html", "junit.xml", "summary.md", FACTS, WAIVERS, MANIFEST, SIGNATURE, MARKER];
+/// The top-level names posture writes into an output folder besides the
+/// reports (one per output format) and the folders of [`OWN_DIRS`].
+const OWN_NAMES: &[&str] = &[FACTS, WAIVERS, MANIFEST, SIGNATURE, MARKER];
 /// Entries named in a refusal before "and N more".
 const LISTED_ENTRIES: usize = 10;
 
@@ -50,7 +52,7 @@ fn is_own_name(relative: &str) -> bool {
     }
     match relative.split_once('/') {
         Some((first, _)) => OWN_DIRS.contains(&first),
-        None => OWN_NAMES.contains(&relative),
+        None => OWN_NAMES.contains(&relative) || FORMATS.iter().any(|format| format.file == relative),
     }
 }
 

@@ -18,6 +18,7 @@ use crate::catalog::plan::{ControlPattern, Selection};
 use crate::catalog::Catalog;
 use crate::facts::bundle::Bundle;
 use crate::finding::Severity;
+use crate::report::format::{Format, FORMATS};
 use crate::report::model::Report;
 use crate::report::RunInfo;
 use crate::results::{FailOn, RunResults};
@@ -563,9 +564,10 @@ fn check_changes(recorded: &Report, derived: &Report, problems: &mut Vec<String>
     }
 }
 
-/// Re-renders every report of the pack that a template renders, from the
-/// re-derived report with the pack's templates, and compares the bytes; and
-/// report.json as posture writes it.
+/// Re-renders every report of the pack, in every format of
+/// [`FORMATS`](crate::report::format::FORMATS) it holds, from the re-derived
+/// report (with the pack's templates for the formats a template renders),
+/// and compares the bytes.
 fn rerender(
     dir: &Path,
     manifest: &Manifest,
@@ -575,51 +577,75 @@ fn rerender(
     verification: &mut Verification,
 ) {
     let before = verification.problems.len();
-    let mut rendered = vec![REPORT.to_owned()];
-    match crate::report::to_json(derived) {
-        Ok(json) => compare_rendering(dir, REPORT, &json, max_bytes, "as posture writes it", verification),
-        Err(err) => verification.problems.push(format!("{REPORT}: {err}")),
-    }
-    let present: Vec<&str> =
-        crate::report::TEMPLATE_NAMES.into_iter().filter(|name| manifest.files.contains_key(*name)).collect();
-    if !present.is_empty() {
-        let mut texts = Vec::new();
-        for name in crate::report::TEMPLATE_NAMES {
-            let relative = format!("{TEMPLATES_DIR}/{name}");
-            if !manifest.files.contains_key(&relative) {
-                if present.contains(&name) {
-                    verification.problems.push(format!(
-                        "{name}: cannot be re-rendered: the pack holds no {relative} (the template the run used)"
-                    ));
-                }
-                continue;
+    let present: Vec<&Format> = FORMATS
+        .iter()
+        .filter(|format| format.name == crate::report::format::ALWAYS.name || manifest.files.contains_key(format.file))
+        .collect();
+    let tera = pack_templates(dir, manifest, &present, max_bytes, verification);
+    let mut rendered = Vec::new();
+    for format in present {
+        let how = if format.is_template() {
+            match &tera {
+                Some(tera) if tera.get_template_names().any(|name| name == format.file) => {}
+                // Its template is missing or broken: already a problem.
+                _ => continue,
             }
-            match read_capped(dir, &relative, max_bytes).map(String::from_utf8) {
-                Ok(Ok(text)) => texts.push((name.to_owned(), text)),
-                Ok(Err(_)) => verification.problems.push(format!("{relative}: not UTF-8 text")),
-                Err(problem) => verification.problems.push(problem),
+            format!("re-rendered with {TEMPLATES_DIR}/{}", format.file)
+        } else {
+            String::from("as posture writes it")
+        };
+        let empty = tera::Tera::default();
+        match format.render(tera.as_ref().unwrap_or(&empty), derived, render_timeout) {
+            Ok(text) => {
+                compare_rendering(dir, format.file, &text, max_bytes, &how, verification);
+                rendered.push(format.file);
             }
-        }
-        match crate::report::templates_from(&texts) {
-            Err(err) => verification.problems.push(format!("{TEMPLATES_DIR}/: {err}")),
-            Ok(tera) => {
-                for name in present.iter().filter(|name| texts.iter().any(|(n, _)| n == *name)) {
-                    match crate::report::render(&tera, name, derived, render_timeout) {
-                        Ok(text) => {
-                            let how = format!("re-rendered with {TEMPLATES_DIR}/{name}");
-                            compare_rendering(dir, name, &text, max_bytes, &how, verification);
-                            rendered.push((*name).to_owned());
-                        }
-                        Err(err) => verification.problems.push(format!("{name}: cannot be re-rendered: {err}")),
-                    }
-                }
-            }
+            Err(err) => verification.problems.push(format!("{}: cannot be re-rendered: {err}", format.file)),
         }
     }
     if verification.problems.len() == before {
         verification
             .confirmed
             .push(format!("{} re-rendered from the re-derived report: identical, byte for byte", rendered.join(", ")));
+    }
+}
+
+/// The templates the run used, as the pack holds them, for the formats of
+/// `present` a template renders; None when there are none (or they do not
+/// load, which is a problem).
+fn pack_templates(
+    dir: &Path,
+    manifest: &Manifest,
+    present: &[&Format],
+    max_bytes: u64,
+    verification: &mut Verification,
+) -> Option<tera::Tera> {
+    if !present.iter().any(|format| format.is_template()) {
+        return None;
+    }
+    let mut texts = Vec::new();
+    for (name, _) in crate::report::format::templates() {
+        let relative = format!("{TEMPLATES_DIR}/{name}");
+        if !manifest.files.contains_key(&relative) {
+            if present.iter().any(|format| format.file == name) {
+                verification.problems.push(format!(
+                    "{name}: cannot be re-rendered: the pack holds no {relative} (the template the run used)"
+                ));
+            }
+            continue;
+        }
+        match read_capped(dir, &relative, max_bytes).map(String::from_utf8) {
+            Ok(Ok(text)) => texts.push((name.to_owned(), text)),
+            Ok(Err(_)) => verification.problems.push(format!("{relative}: not UTF-8 text")),
+            Err(problem) => verification.problems.push(problem),
+        }
+    }
+    match crate::report::templates_from(&texts) {
+        Err(err) => {
+            verification.problems.push(format!("{TEMPLATES_DIR}/: {err}"));
+            None
+        }
+        Ok(tera) => Some(tera),
     }
 }
 

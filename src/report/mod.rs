@@ -1,7 +1,15 @@
-//! Reports: the versioned report model built from a run, rendered as JSON
-//! (serde) and as HTML, JUnit and Markdown (Tera templates, embedded, with
-//! `--templates DIR` overriding them). Files are written atomically.
+//! Reports: the versioned report model built from a run, and the output
+//! formats rendered from it (one module each, listed in [`format::FORMATS`]):
+//! by posture's code (JSON, CSV) or by Tera templates (HTML, JUnit,
+//! Markdown: embedded, `--templates DIR` overriding them). Files are written
+//! atomically. May import catalog, facts, results and waivers (what a run made).
 
+pub mod csv;
+pub mod format;
+pub mod html;
+pub mod json;
+pub mod junit;
+pub mod markdown;
 pub mod model;
 
 use std::collections::BTreeMap;
@@ -17,16 +25,6 @@ use crate::facts::FactValue;
 use crate::results::{Counts, RunResults};
 use crate::waivers::WaiverState;
 use model::*;
-
-pub const HTML_TEMPLATE: &str = "report.html";
-pub const JUNIT_TEMPLATE: &str = "junit.xml";
-pub const MARKDOWN_TEMPLATE: &str = "summary.md";
-
-const BUILTIN_TEMPLATES: [(&str, &str); 3] = [
-    (HTML_TEMPLATE, include_str!("../../templates/report.html")),
-    (JUNIT_TEMPLATE, include_str!("../../templates/junit.xml")),
-    (MARKDOWN_TEMPLATE, include_str!("../../templates/summary.md")),
-];
 
 /// The JSON Schema of the report, shipped beside the templates.
 pub const JSON_SCHEMA: &str = include_str!("../../templates/report.schema.json");
@@ -332,7 +330,7 @@ pub fn templates(dir: Option<&Path>) -> Result<tera::Tera, ReportError> {
 /// `verify` re-renders every report with the templates the run used.
 pub fn template_texts(dir: Option<&Path>) -> Result<Vec<(String, String)>, ReportError> {
     let mut texts = Vec::new();
-    for (name, builtin) in BUILTIN_TEMPLATES {
+    for (name, builtin) in format::templates() {
         let text = match dir {
             // lstat, so a dangling link is refused rather than silently replaced by the built-in template.
             Some(dir) if dir.join(name).symlink_metadata().is_ok() => read_template(dir, &dir.join(name))?,
@@ -479,9 +477,6 @@ fn read_template(dir: &Path, path: &Path) -> Result<String, ReportError> {
     String::from_utf8(bytes).map_err(|_| refuse(String::from("not UTF-8 text")))
 }
 
-/// The names of the templates, which are also the names of the reports they render.
-pub const TEMPLATE_NAMES: [&str; 3] = [HTML_TEMPLATE, JUNIT_TEMPLATE, MARKDOWN_TEMPLATE];
-
 /// The most numbers a template's `range` may give.
 const MAX_RANGE: u64 = 100_000;
 
@@ -605,10 +600,6 @@ pub fn render(
         }
     };
     String::from_utf8(bytes).map_err(|_| failed(String::from("the rendered report is not UTF-8 text")))
-}
-
-pub fn to_json(report: &Report) -> Result<String, ReportError> {
-    Ok(serde_json::to_string_pretty(report)? + "\n")
 }
 
 /// Writes a report file whole or not at all (see [`crate::atomic_write`]).

@@ -179,7 +179,7 @@ fn debug_text(
         return Err(script_error(&ShapeError::TooDeep));
     }
     *seen += 1;
-    if *seen % BUDGET_CHECK_INTERVAL == 0 && super::over_memory_budget() {
+    if seen.is_multiple_of(BUDGET_CHECK_INTERVAL) && super::over_memory_budget() {
         return Err(script_error(&ShapeError::OverMemory(super::current_max_memory())));
     }
     if let Some(array) = value.read_lock::<rhai::Array>() {

@@ -5,6 +5,7 @@ mod aws;
 mod catalog;
 mod checks;
 mod cli;
+mod docs_map;
 mod history;
 mod no_hangs;
 mod output_folder;

@@ -4,6 +4,8 @@
 
 use std::path::Path;
 
+use posture::report::format::FORMATS;
+
 use crate::support::{self, posture, stderr};
 
 /// Replaces what changes from run to run: run id, timestamps, temp paths.
@@ -89,9 +91,20 @@ fn uuid_at(b: &[u8], i: usize) -> Option<usize> {
     Some(j - i)
 }
 
+/// Every output format's file, from the format registry: a new format is
+/// snapshot and sampled without a change here.
+fn report_files() -> Vec<&'static str> {
+    FORMATS.iter().map(|format| format.file).collect()
+}
+
+/// Audits the sample bundle into `dir/r`, in every format.
 fn render_sample(dir: &Path) {
     let bundle = support::sample_bundle();
-    let out = posture(dir, &["audit", "--facts", bundle.to_str().expect("path"), "--out", "r", "--quiet"]);
+    let formats: Vec<&str> = FORMATS.iter().map(|format| format.name).collect();
+    let out = posture(
+        dir,
+        &["audit", "--facts", bundle.to_str().expect("path"), "--out", "r", "--quiet", "--format", &formats.join(",")],
+    );
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
 }
 
@@ -99,7 +112,7 @@ fn render_sample(dir: &Path) {
 fn snapshots_of_the_sample_reports() {
     let dir = tempfile::tempdir().expect("tmp");
     render_sample(dir.path());
-    for file in ["summary.md", "junit.xml", "report.json", "report.html"] {
+    for file in report_files() {
         let text = std::fs::read_to_string(dir.path().join("r").join(file)).expect("report file");
         insta::assert_snapshot!(file, scrub(&text, dir.path()));
     }
@@ -112,7 +125,7 @@ fn the_committed_sample_reports_are_current() {
     let committed = support::repo_root().join("samples/misconfigured-host/reports");
     let update = std::env::var_os("POSTURE_UPDATE_SAMPLES").is_some();
     let mut stale = Vec::new();
-    for file in ["summary.md", "junit.xml", "report.json", "report.html"] {
+    for file in report_files() {
         let fresh = std::fs::read_to_string(dir.path().join("r").join(file)).expect("fresh");
         if update {
             std::fs::create_dir_all(&committed).expect("mkdir");
@@ -141,4 +154,124 @@ fn the_shipped_json_schema_is_current() {
         shipped, generated,
         "templates/report.schema.json is stale: run with POSTURE_UPDATE_SAMPLES=1 and commit"
     );
+}
+
+/// Python's csv module, a real consumer of CSV, reads findings.csv back: the
+/// header, then one row per finding of report.json with the same fields in
+/// the same order (quoting survives commas, quotes and line breaks in
+/// messages), then nothing else but one row per control without findings.
+#[test]
+fn pythons_csv_module_reads_every_finding_of_the_csv_report() {
+    let dir = tempfile::tempdir().expect("tmp");
+    render_sample(dir.path());
+    let report = support::read_json(&dir.path().join("r/report.json"));
+    let mut expected = Vec::new();
+    for benchmark in report["benchmarks"].as_array().expect("benchmarks") {
+        for section in benchmark["sections"].as_array().expect("sections") {
+            for control in section["controls"].as_array().expect("controls") {
+                let findings = control["findings"].as_array().expect("findings");
+                for finding in findings {
+                    let field = |name: &str| finding[name].as_str().expect("text").to_owned();
+                    expected.push(vec![
+                        benchmark["id"].as_str().expect("id").to_owned(),
+                        control["id"].as_str().expect("id").to_owned(),
+                        field("target"),
+                        field("resource"),
+                        field("status"),
+                        field("severity"),
+                        field("message"),
+                        field("check"),
+                    ]);
+                }
+                if findings.is_empty() {
+                    let targets = control["targets"].as_object().expect("targets");
+                    let rows = targets.len().max(1);
+                    for index in 0..rows {
+                        let (target, status) = targets
+                            .iter()
+                            .nth(index)
+                            .map_or(("", control["status"].as_str().expect("status")), |(t, s)| {
+                                (t.as_str(), s.as_str().expect("status"))
+                            });
+                        expected.push(vec![
+                            benchmark["id"].as_str().expect("id").to_owned(),
+                            control["id"].as_str().expect("id").to_owned(),
+                            target.to_owned(),
+                            String::new(),
+                            status.to_owned(),
+                            control["severity"].as_str().unwrap_or_default().to_owned(),
+                            control["reason"].as_str().unwrap_or_default().to_owned(),
+                            String::new(),
+                        ]);
+                    }
+                }
+            }
+        }
+    }
+    assert!(expected.iter().any(|row| row[6].contains(',')), "the sample has messages with commas to quote");
+    let program = "import csv, json, sys\n\
+        with open(sys.argv[1], newline='') as f:\n\
+        \x20   rows = list(csv.reader(f, strict=True))\n\
+        json.dump(rows, sys.stdout)\n";
+    let out = std::process::Command::new("python3")
+        .arg("-c")
+        .arg(program)
+        .arg(dir.path().join("r/findings.csv"))
+        .output()
+        .expect("python3 runs (the test setup installs it for the AWS emulator)");
+    assert!(out.status.success(), "python's csv module refused findings.csv: {}", String::from_utf8_lossy(&out.stderr));
+    let rows: Vec<Vec<String>> = serde_json::from_slice(&out.stdout).expect("rows as JSON");
+    assert_eq!(rows[0], ["benchmark", "control", "target", "resource", "status", "severity", "message", "check"]);
+    // A field a spreadsheet would run as a formula is written with a leading quote.
+    let defused = |text: &str| {
+        if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+            format!("'{text}")
+        } else {
+            text.to_owned()
+        }
+    };
+    let expected: Vec<Vec<String>> =
+        expected.into_iter().map(|row| row.iter().map(|field| defused(field)).collect()).collect();
+    assert_eq!(rows.len() - 1, expected.len(), "one row per finding and per control without findings");
+    for (index, (row, wanted)) in rows[1..].iter().zip(&expected).enumerate() {
+        assert_eq!(row, wanted, "row {}", index + 2);
+    }
+}
+
+/// A target named like a spreadsheet formula, with commas, quotes and line
+/// breaks: Python's csv module reads it back whole, with the leading quote
+/// that keeps a spreadsheet from running it.
+#[test]
+fn a_hostile_target_name_stays_one_defused_csv_field() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let name = "=HYPERLINK(\"http://127.0.0.1/x\",\"open\"),\r\nnext line";
+    let mut bundle = support::read_json(&support::sample_bundle());
+    bundle["targets"][0]["name"] = serde_json::Value::from(name);
+    std::fs::write(dir.path().join("facts.json"), serde_json::to_vec(&bundle).expect("json")).expect("write");
+    let out = posture(dir.path(), &["audit", "--facts", "facts.json", "--out", "r", "--format", "csv", "--no-history"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let program = "import csv, json, sys\n\
+        with open(sys.argv[1], newline='') as f:\n\
+        \x20   json.dump(list(csv.reader(f, strict=True)), sys.stdout)\n";
+    let parsed = std::process::Command::new("python3")
+        .arg("-c")
+        .arg(program)
+        .arg(dir.path().join("r/findings.csv"))
+        .output()
+        .expect("python3 runs");
+    assert!(parsed.status.success(), "{}", String::from_utf8_lossy(&parsed.stderr));
+    let rows: Vec<Vec<String>> = serde_json::from_slice(&parsed.stdout).expect("rows as JSON");
+    let report = support::read_json(&dir.path().join("r/report.json"));
+    let findings = report["summary"]["findings"]["total"].as_u64().expect("count");
+    assert!(rows.len() as u64 > findings, "a row per finding and the header");
+    let mut judged = 0;
+    for row in &rows[1..] {
+        assert_eq!(row.len(), 8, "{row:?}");
+        // Manual controls judge no target: their rows name none.
+        if !row[2].is_empty() {
+            assert_eq!(row[2], format!("'{name}"), "the target's name, whole and defused");
+            judged += 1;
+        }
+    }
+    assert!(judged as u64 >= findings, "every finding's row names the target");
 }

@@ -123,6 +123,27 @@ fn a_forged_summary_is_rejected_naming_each_differing_field_and_file() {
     assert!(!out.contains("FAILED: report.json"), "{out}");
 }
 
+/// A format rendered by posture's own code (CSV) is re-derived too: the
+/// genuine file verifies, a verdict flipped in it (manifest re-hashed) is named.
+#[test]
+fn a_forged_csv_report_is_rejected_and_a_genuine_one_verifies() {
+    let work = tempfile::tempdir().expect("tmp");
+    audit(work.path(), &["--out", "pack", "--format", "csv,md"]);
+    let pack = work.path().join("pack");
+    assert!(pack.join("findings.csv").is_file() && !pack.join("report.html").exists());
+    let (code, out) = verify(work.path(), &["pack", "--allow-unpinned"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("report.json, summary.md, findings.csv re-rendered"), "{out}");
+    let text = std::fs::read_to_string(pack.join("findings.csv")).expect("read");
+    let edited = text.replacen(",fail,", ",pass,", 1);
+    assert_ne!(text, edited, "the CSV has a failing row");
+    std::fs::write(pack.join("findings.csv"), edited).expect("write");
+    rehash(&pack);
+    let (code, out) = verify(work.path(), &["pack", "--allow-unpinned"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("FAILED: findings.csv: differs from the report re-derived"), "{out}");
+}
+
 #[test]
 fn a_pack_signed_by_an_unpinned_key_proves_integrity_only() {
     let work = tempfile::tempdir().expect("tmp");

@@ -83,8 +83,6 @@ pub struct SshOptions {
     pub config_file: Option<PathBuf>,
     /// Record the key of a host seen for the first time (`StrictHostKeyChecking=accept-new`).
     pub accept_new_host_keys: bool,
-    /// Run the facts that need root through `sudo -n`.
-    pub sudo: bool,
     /// How long to wait for the TCP connection and the SSH handshake.
     pub connect_timeout: Duration,
 }
@@ -95,7 +93,6 @@ impl Default for SshOptions {
             program: PathBuf::from("ssh"),
             config_file: None,
             accept_new_host_keys: false,
-            sudo: false,
             connect_timeout: Duration::from_secs(15),
         }
     }
