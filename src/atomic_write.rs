@@ -110,7 +110,8 @@ pub fn write_file<E>(
     fill: impl FnOnce(&File) -> Result<(), E>,
     io_error: impl Fn(&Path, std::io::Error) -> E,
 ) -> Result<(), E> {
-    let parent = path.parent().filter(|p| !p.as_os_str().is_empty()).map_or_else(|| PathBuf::from("."), Path::to_path_buf);
+    let parent =
+        path.parent().filter(|p| !p.as_os_str().is_empty()).map_or_else(|| PathBuf::from("."), Path::to_path_buf);
     std::fs::create_dir_all(&parent).map_err(|err| io_error(&parent, err))?;
     let name = path.file_name().map_or_else(|| "output".into(), |n| n.to_string_lossy().into_owned());
     let temporary = tempfile::Builder::new()

@@ -376,7 +376,8 @@ fn write_reports(
         formats.push(report::format::ALWAYS);
     }
     for format in formats {
-        let contents = format.render(tera, report, settings.render_timeout).map_err(|e| Fatal::Output(e.to_string()))?;
+        let contents =
+            format.render(tera, report, settings.render_timeout).map_err(|e| Fatal::Output(e.to_string()))?;
         staging.write(format.file, contents.as_bytes()).map_err(|e| Fatal::Output(e.to_string()))?;
     }
     Ok(())

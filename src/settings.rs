@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use crate::catalog::plan::{ControlPattern, Selection};
 use crate::cli::{AuditArgs, FailOnArg};
-use crate::report::format::Format;
 use crate::finding::Severity;
+use crate::report::format::Format;
 use crate::results::FailOn;
 use crate::script::Limits;
 
@@ -322,7 +322,8 @@ impl AuditSettings {
         };
         let mut formats: Vec<&'static Format> = Vec::new();
         for name in &args.format {
-            let format = crate::report::format::by_name(name).ok_or_else(|| SettingsError::UnknownFormat(name.clone()))?;
+            let format =
+                crate::report::format::by_name(name).ok_or_else(|| SettingsError::UnknownFormat(name.clone()))?;
             if !formats.iter().any(|known| known.name == format.name) {
                 formats.push(format);
             }

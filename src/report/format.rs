@@ -58,7 +58,12 @@ pub fn templates() -> impl Iterator<Item = (&'static str, &'static str)> {
 impl Format {
     /// The file's contents for `report`; `tera` holds the templates of the
     /// run (see [`super::templates`]), each rendering given at most `time_limit`.
-    pub fn render(&self, tera: &tera::Tera, report: &Report, time_limit: std::time::Duration) -> Result<String, ReportError> {
+    pub fn render(
+        &self,
+        tera: &tera::Tera,
+        report: &Report,
+        time_limit: std::time::Duration,
+    ) -> Result<String, ReportError> {
         match self.render {
             Render::Code(render) => render(report),
             Render::Template(_) => super::render(tera, self.file, report, time_limit),

@@ -573,10 +573,8 @@ pub fn render(
     context.insert("fact_index", &fact_index);
     let (sender, receiver) = std::sync::mpsc::channel();
     let (tera, template) = (tera.clone(), name.to_owned());
-    let spawned = std::thread::Builder::new()
-        .name(format!("render {name}"))
-        .stack_size(RENDER_STACK_BYTES)
-        .spawn(move || {
+    let spawned =
+        std::thread::Builder::new().name(format!("render {name}")).stack_size(RENDER_STACK_BYTES).spawn(move || {
             RANGE_NUMBERS_LEFT.with(|cell| cell.set(MAX_RANGE_NUMBERS_PER_RENDER));
             let mut out = CappedWriter(Vec::new());
             let rendered = tera.render_to(&template, &context, &mut out).map(|()| out.0);

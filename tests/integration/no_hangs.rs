@@ -103,7 +103,11 @@ fn content_that_would_block_or_escape_is_refused_with_its_path() {
             |c| std::os::unix::fs::symlink("self.rhai", c.join("checks/linux/self.rhai")).expect("link"),
             "symbolic link loop",
         ),
-        ("a FIFO check", |c| mkfifo(&c.join("checks/linux/hang/linux_fifo.rhai")), "is a FIFO (named pipe), not a regular file"),
+        (
+            "a FIFO check",
+            |c| mkfifo(&c.join("checks/linux/hang/linux_fifo.rhai")),
+            "is a FIFO (named pipe), not a regular file",
+        ),
         ("a FIFO benchmark", |c| mkfifo(&c.join("fifo.toml")), "is a FIFO (named pipe), not a regular file"),
     ];
     for (what, plant, reason) in cases {

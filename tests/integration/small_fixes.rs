@@ -162,7 +162,10 @@ fn path_options_say_what_the_path_is() {
         (&["audit", "--facts", bundle, "--waivers", "missing.toml"], "waivers file missing.toml: no such file"),
         (&["audit", "--facts", "folder"], "--facts folder: is a directory, not a file"),
         (&["audit", "--facts", "fifo"], "--facts fifo: is a FIFO (named pipe), not a file"),
-        (&["audit", "--facts", bundle, "--templates", "file.txt"], "--templates file.txt: is a regular file, not a directory"),
+        (
+            &["audit", "--facts", bundle, "--templates", "file.txt"],
+            "--templates file.txt: is a regular file, not a directory",
+        ),
         (&["audit", "--facts", bundle, "--sign", "folder"], "--sign folder: is a directory, not a file"),
         (&["audit", "--facts", bundle, "--config", "fifo"], "fifo:0:0: is a FIFO (named pipe), not a file"),
         (&["verify", "folder", "--public-key", "fifo"], "--public-key fifo: is a FIFO (named pipe), not a file"),
@@ -218,7 +221,8 @@ fn names_with_newlines_and_escapes_are_escaped_in_history_output() {
     let junit = std::fs::read_to_string(dir.path().join("b/junit.xml")).expect("junit.xml");
     let parsed = roxmltree::Document::parse(&junit).unwrap_or_else(|err| panic!("junit.xml: {err}\n{junit}"));
     let shown = |text: &str| text.contains("Injected heading\\x1b[2J\\x1b]0;title\\x07");
-    let named = parsed.descendants().any(|node| node.attributes().any(|a| shown(a.value())) || node.text().is_some_and(shown));
+    let named =
+        parsed.descendants().any(|node| node.attributes().any(|a| shown(a.value())) || node.text().is_some_and(shown));
     assert!(named, "the target's name, escaped, is in junit.xml:\n{junit}");
     let html = std::fs::read_to_string(dir.path().join("b/report.html")).expect("report.html");
     assert!(!html.contains('\x1b') && !html.contains('\x07') && html.contains("\\x1b[2J"), "report.html");
