@@ -187,7 +187,7 @@ fn descend(value: &Dynamic, path: &[Dynamic]) -> Dynamic {
     Dynamic::UNIT
 }
 
-fn runtime_error(message: String) -> Box<EvalAltResult> {
+pub(super) fn runtime_error(message: String) -> Box<EvalAltResult> {
     Box::new(EvalAltResult::ErrorRuntime(message.into(), Position::NONE))
 }
 

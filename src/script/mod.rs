@@ -4,6 +4,7 @@
 
 pub mod api;
 pub mod heap;
+pub mod helpers;
 pub mod values;
 
 use std::cell::Cell;
@@ -253,6 +254,7 @@ fn hardened_engine(limits: &Limits) -> Engine {
     });
     api::register(&mut engine);
     values::register(&mut engine);
+    helpers::register(&mut engine, limits.max_memory);
     api::guard_bulk_allocations(&mut engine, limits.max_memory);
     engine
 }
