@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::Utc;
 
 use crate::catalog::{Catalog, CatalogError};
-use crate::evaluate::{self, PlannedCheck, TargetFacts};
+use crate::evaluate::{self, CheckCompilation, TargetFacts};
 use crate::facts::bundle::Bundle;
 use crate::finding::Severity;
 use crate::history::AuditHistory;
@@ -36,10 +36,10 @@ pub fn run(settings: &AuditSettings) -> Result<u8, Fatal> {
     }
     // A bad signing key must stop the run before anything is collected.
     if let Some(key) = &settings.signing_key {
-        crate::pack::keys::read_signing_key(key).map_err(|e| Fatal::Setup(format!("--sign: {e}")))?;
+        crate::evidence::keys::read_signing_key(key).map_err(|e| Fatal::Setup(format!("--sign: {e}")))?;
     }
     // So must an output folder posture may not write into.
-    crate::pack::output::check(&settings.out).map_err(|e| Fatal::Setup(e.to_string()))?;
+    crate::evidence::output::check(&settings.out).map_err(|e| Fatal::Setup(e.to_string()))?;
     let waivers = match &settings.waivers {
         Some(path) => {
             Waivers::load(path, &|scope| catalog.has_scope(scope)).map_err(|e| Fatal::Setup(e.to_string()))?
@@ -110,7 +110,7 @@ pub fn run(settings: &AuditSettings) -> Result<u8, Fatal> {
     let (targets, facts_origin, connections) = match source {
         Source::Recorded(targets, origin) => (targets, origin, Vec::new()),
         Source::Live(connected) => {
-            let names: Vec<String> = connected.iter().map(target::Connected::name).collect();
+            let names: Vec<String> = connected.iter().map(target::ResolvedTarget::name).collect();
             let what = match names.as_slice() {
                 [one] => one.clone(),
                 many => format!("{} targets ({} at a time)", many.len(), settings.ssh.jobs.min(many.len())),
@@ -231,11 +231,11 @@ pub fn run(settings: &AuditSettings) -> Result<u8, Fatal> {
     phase.done("record the run in the history");
     let recorded = history.until_outputs_written(&report.run.id);
     // The whole output is built beside --out and swapped in at once.
-    let pack_error = |e: crate::pack::PackError| Fatal::Output(format!("evidence pack: {e}"));
-    let mut staging = crate::pack::output::Staging::create(&settings.out, &report.run.id).map_err(pack_error)?;
+    let pack_error = |e: crate::evidence::PackError| Fatal::Output(format!("evidence pack: {e}"));
+    let mut staging = crate::evidence::output::Staging::create(&settings.out, &report.run.id).map_err(pack_error)?;
     write_reports(settings, &tera, &report, &mut staging)?;
     phase.done("render and write reports");
-    let pack = crate::pack::PackInput {
+    let pack = crate::evidence::PackInput {
         catalog: &catalog,
         plan: &plan,
         targets: &targets,
@@ -245,9 +245,9 @@ pub fn run(settings: &AuditSettings) -> Result<u8, Fatal> {
         signing_key: settings.signing_key.as_deref(),
         templates: &template_texts,
     };
-    crate::pack::write(&mut staging, &pack).map_err(pack_error)?;
+    crate::evidence::write(&mut staging, &pack).map_err(pack_error)?;
     if let Some(archive) = &settings.pack_archive {
-        crate::pack::archive(&staging, archive).map_err(|e| Fatal::Output(format!("--pack: {e}")))?;
+        crate::evidence::archive(&staging, archive).map_err(|e| Fatal::Output(format!("--pack: {e}")))?;
     }
     let written: Vec<String> = staging.files().keys().filter(|f| !f.contains('/')).cloned().collect();
     staging.commit().map_err(pack_error)?;
@@ -256,7 +256,7 @@ pub fn run(settings: &AuditSettings) -> Result<u8, Fatal> {
     }
     progress.log(&format!(
         "wrote the evidence pack {}{}",
-        settings.out.join(crate::pack::MANIFEST).display(),
+        settings.out.join(crate::evidence::MANIFEST).display(),
         if settings.signing_key.is_some() { " (signed)" } else { "" }
     ));
     if let Some(archive) = &settings.pack_archive {
@@ -295,7 +295,7 @@ fn judges_something(targets: &[(String, String)], facts: &FactsInput) -> Result<
 /// target. The one evaluation `audit` runs and `verify` re-runs.
 pub(crate) fn evaluate_plan(
     catalog: &Catalog,
-    planned: &BTreeMap<String, PlannedCheck>,
+    planned: &BTreeMap<String, CheckCompilation>,
     check_providers: &BTreeMap<String, String>,
     targets: &[TargetFacts],
     limits: &crate::script::Limits,
@@ -338,7 +338,7 @@ pub(crate) fn compile_plan(
     catalog: &Catalog,
     plan: &crate::catalog::plan::Plan<'_>,
     engine: &ScriptEngine,
-) -> BTreeMap<String, PlannedCheck> {
+) -> BTreeMap<String, CheckCompilation> {
     let referenced: BTreeSet<(&str, &str)> = plan
         .benchmarks
         .iter()
@@ -367,7 +367,7 @@ fn write_reports(
     settings: &AuditSettings,
     tera: &tera::Tera,
     report: &model::Report,
-    staging: &mut crate::pack::output::Staging,
+    staging: &mut crate::evidence::output::Staging,
 ) -> Result<(), Fatal> {
     // report.json is written whatever the formats: the evidence pack is
     // verified against it.
@@ -394,7 +394,7 @@ fn summary_line(report: &model::Report) -> String {
 
 /// Where the facts come from: targets to collect from, or a recorded bundle.
 enum Source {
-    Live(Vec<target::Connected>),
+    Live(Vec<target::ResolvedTarget>),
     Recorded(Vec<TargetFacts>, String),
 }
 

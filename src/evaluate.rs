@@ -21,15 +21,16 @@ pub struct TargetFacts {
     pub facts: FactStore,
 }
 
-/// A check as planned: compiled, or the reason it could not be.
-pub type PlannedCheck = Result<CompiledCheck, (CatalogError, Severity)>;
+/// What compiling a check gave: the compiled check, or why it could not be
+/// compiled (and the severity its `error` findings carry).
+pub type CheckCompilation = Result<CompiledCheck, (CatalogError, Severity)>;
 
 /// Evaluates `checks` against every target whose provider matches; `on_done`
 /// is called once per (check, target) pair with the check id and how long it
 /// took, from any thread.
 pub fn evaluate(
     preludes: &BTreeMap<String, Vec<PreludeFile>>,
-    checks: &BTreeMap<String, PlannedCheck>,
+    checks: &BTreeMap<String, CheckCompilation>,
     check_providers: &BTreeMap<String, String>,
     targets: &[TargetFacts],
     limits: &Limits,
@@ -53,7 +54,7 @@ pub fn evaluate(
             facts: targets.iter().map(|_| OnceLock::new()).collect(),
         })
     };
-    let pairs: Vec<(&String, &PlannedCheck, usize)> = checks
+    let pairs: Vec<(&String, &CheckCompilation, usize)> = checks
         .iter()
         .flat_map(|(id, check)| {
             let provider = check_providers.get(id);
@@ -147,7 +148,7 @@ pub fn missing_target_name(provider: &str) -> String {
 /// (a benchmark of several providers audited with only some of them): the
 /// controls it judges are not judged, and never pass.
 pub fn not_judged(
-    checks: &BTreeMap<String, PlannedCheck>,
+    checks: &BTreeMap<String, CheckCompilation>,
     check_providers: &BTreeMap<String, String>,
     targets: &[TargetFacts],
 ) -> Vec<Finding> {

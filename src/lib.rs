@@ -9,11 +9,11 @@ pub mod cli;
 pub mod config;
 pub mod escape;
 pub mod evaluate;
+pub mod evidence;
 pub mod facts;
 pub mod finding;
 pub mod history;
 pub mod inspect;
-pub mod pack;
 pub mod paths;
 pub mod progress;
 pub mod regular_file;
@@ -56,8 +56,8 @@ pub fn run(cli: Cli) -> Result<(String, u8), Fatal> {
         Command::List(args) => inspect::list(&args),
         Command::Explain(args) => inspect::explain(&args),
         Command::Validate(args) => inspect::validate(&args),
-        Command::Keygen(args) => pack::commands::keygen(&args),
-        Command::Verify(args) => pack::commands::verify(&args),
+        Command::Keygen(args) => evidence::commands::keygen(&args),
+        Command::Verify(args) => evidence::commands::verify(&args),
         Command::History(args) => history::commands::history(&args),
         Command::Diff(args) => history::commands::diff(&args),
         Command::Trend(args) => history::commands::trend(&args),

@@ -29,13 +29,15 @@ pub enum TargetError {
     Aws(String),
 }
 
-/// A target ready to be collected from: credentials checked, identity known.
-pub enum Connected {
-    Local(LocalTransport),
-    Aws(Box<AwsTarget>),
+/// A target ready to be collected from: for an AWS account, credentials
+/// checked and identity known; an SSH host is only connected when it is
+/// collected.
+pub enum ResolvedTarget {
+    LocalHost(LocalTransport),
+    AwsAccount(Box<AwsTarget>),
     /// A host over SSH, connected when it is collected: a host that cannot
     /// be reached is an error of that host, not of the run.
-    Ssh(Box<SshSpec>),
+    SshHost(Box<SshSpec>),
 }
 
 /// How collecting an SSH host went: the evidence of the connection.
@@ -62,19 +64,19 @@ pub struct CollectedTarget {
     pub connection: Option<HostConnection>,
 }
 
-impl Connected {
+impl ResolvedTarget {
     pub fn name(&self) -> String {
         match self {
-            Connected::Local(transport) => host_name(transport),
-            Connected::Aws(target) => target.account_id.clone(),
-            Connected::Ssh(spec) => spec.name.clone(),
+            ResolvedTarget::LocalHost(transport) => host_name(transport),
+            ResolvedTarget::AwsAccount(target) => target.account_id.clone(),
+            ResolvedTarget::SshHost(spec) => spec.name.clone(),
         }
     }
 
     pub fn provider(&self) -> &'static str {
         match self {
-            Connected::Local(_) | Connected::Ssh(_) => "linux",
-            Connected::Aws(_) => "aws",
+            ResolvedTarget::LocalHost(_) | ResolvedTarget::SshHost(_) => "linux",
+            ResolvedTarget::AwsAccount(_) => "aws",
         }
     }
 
@@ -87,16 +89,16 @@ impl Connected {
         ssh: &SshSettings,
     ) -> CollectedTarget {
         let facts = match self {
-            Connected::Local(transport) => {
+            ResolvedTarget::LocalHost(transport) => {
                 let keys: BTreeSet<FactKey> =
                     keys.iter().filter(|k| k.as_str().starts_with("host.")).cloned().collect();
                 host::collect(transport, &keys)
             }
-            Connected::Aws(target) => {
+            ResolvedTarget::AwsAccount(target) => {
                 let keys: BTreeSet<FactKey> = keys.iter().filter(|k| k.as_str().starts_with("aws.")).cloned().collect();
                 runtime.block_on(aws_collect::collect(target, &keys))
             }
-            Connected::Ssh(spec) => return collect_ssh(spec, ssh, keys),
+            ResolvedTarget::SshHost(spec) => return collect_ssh(spec, ssh, keys),
         };
         let facts =
             TargetFacts { name: self.name(), provider: self.provider().to_owned(), facts: facts.into_iter().collect() };
@@ -107,7 +109,7 @@ impl Connected {
 /// Collects every target, `ssh.jobs` at a time, in the order given;
 /// `on_done` is called as each target finishes.
 pub fn collect_all(
-    targets: &[Connected],
+    targets: &[ResolvedTarget],
     keys: &BTreeSet<FactKey>,
     runtime: &tokio::runtime::Runtime,
     ssh: &SshSettings,
@@ -216,11 +218,11 @@ fn collect_ssh(spec: &SshSpec, settings: &SshSettings, keys: &BTreeSet<FactKey>)
 /// Connects to a target: for AWS, resolves credentials, asks STS who they
 /// belong to and lists the regions, so that bad credentials stop the run
 /// before anything is collected.
-pub fn connect(spec: &TargetSpec, runtime: &tokio::runtime::Runtime) -> Result<Connected, TargetError> {
+pub fn connect(spec: &TargetSpec, runtime: &tokio::runtime::Runtime) -> Result<ResolvedTarget, TargetError> {
     match spec {
-        TargetSpec::LocalHost => Ok(Connected::Local(LocalTransport::new())),
-        TargetSpec::Aws(aws) => runtime.block_on(connect_aws(aws)).map(|t| Connected::Aws(Box::new(t))),
-        TargetSpec::Ssh(spec) => Ok(Connected::Ssh(Box::new(spec.clone()))),
+        TargetSpec::LocalHost => Ok(ResolvedTarget::LocalHost(LocalTransport::new())),
+        TargetSpec::Aws(aws) => runtime.block_on(connect_aws(aws)).map(|t| ResolvedTarget::AwsAccount(Box::new(t))),
+        TargetSpec::Ssh(spec) => Ok(ResolvedTarget::SshHost(Box::new(spec.clone()))),
     }
 }
 
