@@ -10,6 +10,7 @@ use chrono::Utc;
 use crate::catalog::{Catalog, CatalogError};
 use crate::evaluate::{self, CheckCompilation, TargetFacts};
 use crate::facts::bundle::Bundle;
+use crate::facts::provider::Provider;
 use crate::finding::Severity;
 use crate::history::AuditHistory;
 use crate::progress::Progress;
@@ -71,12 +72,12 @@ pub fn run(settings: &AuditSettings) -> Result<u8, Fatal> {
     };
     let providers: Vec<String> = match &source {
         Source::Recorded(targets, _) => targets.iter().map(|t| t.provider.clone()).collect(),
-        Source::Live(connected) => connected.iter().map(|c| c.provider().to_owned()).collect(),
+        Source::Live(connected) => connected.iter().map(|c| c.provider().name().to_owned()).collect(),
     };
     let mut selection = settings.selection.clone();
     if selection.benchmarks.is_empty() {
         for provider in &providers {
-            if let Some(id) = crate::settings::default_benchmark(provider) {
+            if let Some(id) = Provider::from_name(provider).map(Provider::default_benchmark) {
                 if !selection.benchmarks.iter().any(|b| b == id) {
                     selection.benchmarks.push(id.to_owned());
                 }
@@ -85,7 +86,7 @@ pub fn run(settings: &AuditSettings) -> Result<u8, Fatal> {
     }
     let named: Vec<(String, String)> = match &source {
         Source::Recorded(targets, _) => targets.iter().map(|t| (t.name.clone(), t.provider.clone())).collect(),
-        Source::Live(connected) => connected.iter().map(|c| (c.name(), c.provider().to_owned())).collect(),
+        Source::Live(connected) => connected.iter().map(|c| (c.name(), c.provider().name().to_owned())).collect(),
     };
     judges_something(&named, &settings.facts)?;
     let plan = catalog.plan(&selection).map_err(|e| {
@@ -280,10 +281,12 @@ fn judges_something(targets: &[(String, String)], facts: &FactsInput) -> Result<
         return Err(Fatal::Setup(format!("{what}: nothing would be judged")));
     }
     for (name, provider) in targets {
-        if crate::settings::default_benchmark(provider).is_none() {
+        if Provider::from_name(provider).is_none() {
+            let known: Vec<&str> = Provider::ALL.iter().map(|p| p.name()).collect();
             return Err(Fatal::Setup(format!(
-                "target '{name}' is of provider '{provider}', which posture has no checks for (known: linux, aws): \
-                 it would not be judged"
+                "target '{name}' is of provider '{provider}', which posture has no checks for (known: {}): it would \
+                 not be judged",
+                known.join(", ")
             )));
         }
     }

@@ -2,6 +2,7 @@
 //! parallel. A check that cannot be evaluated (broken script, exceeded limit,
 //! unavailable fact) gives `error` findings; nothing here aborts the run.
 
+use crate::facts::provider::Provider;
 use std::collections::BTreeMap;
 use std::sync::{Arc, OnceLock};
 
@@ -171,7 +172,7 @@ pub fn not_judged(
                 format!(
                     "not judged: this check judges {provider} targets, and no {provider} target is part of this audit \
                      (add one: `--target {}`, or a fact bundle holding one)",
-                    if provider == "linux" { "local" } else { provider }
+                    Provider::from_name(provider).map_or_else(|| provider.clone(), |p| p.example_target().to_owned())
                 ),
                 Vec::new(),
             ))

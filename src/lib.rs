@@ -1,6 +1,7 @@
 //! posture: audits hosts (and, later, cloud accounts) against compliance
 //! benchmarks and writes evidence reports. `main.rs` parses the command line
 //! and calls [`run`]; everything else lives here.
+#![cfg_attr(not(test), deny(clippy::unwrap_used))]
 
 pub mod atomic_write;
 pub mod audit;

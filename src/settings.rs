@@ -11,15 +11,6 @@ use crate::report::format::Format;
 use crate::results::FailOn;
 use crate::script::Limits;
 
-/// The benchmark audited when none is named, for a target provider.
-pub fn default_benchmark(provider: &str) -> Option<&'static str> {
-    match provider {
-        "linux" => Some("cis-debian-linux-12"),
-        "aws" => Some("cis-aws-foundations-v3.0.0"),
-        _ => None,
-    }
-}
-
 /// One thing to audit.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TargetSpec {

@@ -19,6 +19,7 @@ use crate::evaluate::TargetFacts;
 use crate::facts::aws::collect::{self as aws_collect, AwsTarget};
 use crate::facts::host::ssh::CommandRecord;
 use crate::facts::host::{self, LocalTransport, SshOptions, SshTarget, SshTransport, Transport};
+use crate::facts::provider::Provider;
 use crate::facts::{Fact, FactKey, FactSource};
 use crate::settings::{AwsSpec, SshSettings, SshSpec, TargetSpec};
 
@@ -73,10 +74,10 @@ impl ResolvedTarget {
         }
     }
 
-    pub fn provider(&self) -> &'static str {
+    pub fn provider(&self) -> Provider {
         match self {
-            ResolvedTarget::LocalHost(_) | ResolvedTarget::SshHost(_) => "linux",
-            ResolvedTarget::AwsAccount(_) => "aws",
+            ResolvedTarget::LocalHost(_) | ResolvedTarget::SshHost(_) => Provider::Linux,
+            ResolvedTarget::AwsAccount(_) => Provider::Aws,
         }
     }
 
@@ -89,19 +90,17 @@ impl ResolvedTarget {
         ssh: &SshSettings,
     ) -> CollectedTarget {
         let facts = match self {
-            ResolvedTarget::LocalHost(transport) => {
-                let keys: BTreeSet<FactKey> =
-                    keys.iter().filter(|k| k.as_str().starts_with("host.")).cloned().collect();
-                host::collect(transport, &keys)
-            }
+            ResolvedTarget::LocalHost(transport) => host::collect(transport, &Provider::Linux.own_keys(keys)),
             ResolvedTarget::AwsAccount(target) => {
-                let keys: BTreeSet<FactKey> = keys.iter().filter(|k| k.as_str().starts_with("aws.")).cloned().collect();
-                runtime.block_on(aws_collect::collect(target, &keys))
+                runtime.block_on(aws_collect::collect(target, &Provider::Aws.own_keys(keys)))
             }
             ResolvedTarget::SshHost(spec) => return collect_ssh(spec, ssh, keys),
         };
-        let facts =
-            TargetFacts { name: self.name(), provider: self.provider().to_owned(), facts: facts.into_iter().collect() };
+        let facts = TargetFacts {
+            name: self.name(),
+            provider: self.provider().name().to_owned(),
+            facts: facts.into_iter().collect(),
+        };
         CollectedTarget { facts, connection: None }
     }
 }
@@ -137,8 +136,9 @@ pub fn collect_all(
                 // A worker that panicked: the target's facts are unavailable, not missing.
                 facts: TargetFacts {
                     name: target.name(),
-                    provider: target.provider().to_owned(),
-                    facts: host_keys(keys)
+                    provider: target.provider().name().to_owned(),
+                    facts: Provider::Linux
+                        .own_keys(keys)
                         .into_iter()
                         .map(|key| Fact::unavailable(key, "internal error while collecting", no_source()))
                         .collect(),
@@ -147,10 +147,6 @@ pub fn collect_all(
             })
         })
         .collect()
-}
-
-fn host_keys(keys: &BTreeSet<FactKey>) -> BTreeSet<FactKey> {
-    keys.iter().filter(|k| k.as_str().starts_with("host.")).cloned().collect()
 }
 
 fn no_source() -> FactSource {
@@ -176,7 +172,7 @@ fn collect_ssh(spec: &SshSpec, settings: &SshSettings, keys: &BTreeSet<FactKey>)
         connect_timeout: settings.host_timeout.min(Duration::from_secs(15)),
         ..SshOptions::default()
     };
-    let keys = host_keys(keys);
+    let keys = Provider::Linux.own_keys(keys);
     let (facts, connection) = match SshTransport::connect(target, options, deadline) {
         Ok(transport) => {
             let facts = host::collect_with(&transport, &keys, spec.sudo);
@@ -208,7 +204,7 @@ fn collect_ssh(spec: &SshSpec, settings: &SshSettings, keys: &BTreeSet<FactKey>)
     CollectedTarget {
         facts: TargetFacts {
             name: spec.name.clone(),
-            provider: "linux".to_owned(),
+            provider: Provider::Linux.name().to_owned(),
             facts: facts.into_iter().collect(),
         },
         connection: Some(connection),

@@ -25,6 +25,7 @@ use serde::{Deserialize, Serialize};
 use crate::catalog::plan::Plan;
 use crate::catalog::Catalog;
 use crate::evaluate::TargetFacts;
+use crate::facts::provider::Provider;
 use crate::facts::FactValue;
 use crate::report::model::Report;
 use crate::script::Limits;
@@ -179,7 +180,7 @@ fn pack_target(target: &TargetFacts) -> PackTarget {
             .and_then(|a| a["regions"].as_array())
             .map(|regions| regions.iter().filter_map(|r| r.as_str().map(str::to_owned)).collect())
             .unwrap_or_default(),
-        host: host.or_else(|| (target.provider != "aws").then(|| target.name.clone())),
+        host: host.or_else(|| (target.provider != Provider::Aws.name()).then(|| target.name.clone())),
     }
 }
 

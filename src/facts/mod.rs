@@ -7,6 +7,7 @@
 pub mod aws;
 pub mod bundle;
 pub mod host;
+pub mod provider;
 pub mod redact;
 
 use std::collections::BTreeMap;

@@ -9,6 +9,7 @@
 //! Redaction fails closed: a value no rule can be applied to (a pattern that did not compile) is replaced
 //! whole.
 
+use super::provider::Provider;
 use std::borrow::Cow;
 use std::sync::OnceLock;
 
@@ -346,7 +347,7 @@ pub fn redact_setting<'v>(name: &str, value: &'v str) -> Cow<'v, str> {
 /// `fact` with the redaction every host fact gets where it is made ([`redact_value`] of its value,
 /// [`redact_text`] of an unavailable reason); facts of other providers are returned as they are.
 pub fn redact_host_fact(mut fact: Fact) -> Fact {
-    if !fact.key.as_str().starts_with("host.") {
+    if Provider::of_fact(&fact.key) != Some(Provider::Linux) {
         return fact;
     }
     match &mut fact.value {

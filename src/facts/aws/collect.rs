@@ -18,6 +18,7 @@
 //!   operation, the region and the error code; "not configured" answers are
 //!   data, decided by each service module.
 
+use crate::facts::provider::Provider;
 use std::collections::{BTreeMap, BTreeSet};
 use std::error::Error as StdError;
 use std::future::Future;
@@ -87,7 +88,7 @@ pub async fn collect(target: &AwsTarget, keys: &BTreeSet<FactKey>) -> Vec<Fact> 
     let ctx = Arc::new(Ctx::new(target));
     let mut wanted: BTreeMap<FactKey, Wanted> = BTreeMap::new();
     for key in keys {
-        if !key.as_str().starts_with("aws.") {
+        if Provider::of_fact(key) != Some(Provider::Aws) {
             continue;
         }
         match key.param() {
