@@ -156,6 +156,27 @@ fn the_shipped_json_schema_is_current() {
     );
 }
 
+/// The rows of a CSV file as Python's csv module reads them (strict: a
+/// malformed field is an error).
+fn python_csv_rows(path: &Path) -> Vec<Vec<String>> {
+    let program = "import csv, json, sys\n\
+        with open(sys.argv[1], newline='') as f:\n\
+        \x20   json.dump(list(csv.reader(f, strict=True)), sys.stdout)\n";
+    let out = std::process::Command::new("python3")
+        .arg("-c")
+        .arg(program)
+        .arg(path)
+        .output()
+        .expect("python3 runs (the test setup installs it for the AWS emulator)");
+    assert!(
+        out.status.success(),
+        "python's csv module refused {}: {}",
+        path.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("rows as JSON")
+}
+
 /// Python's csv module, a real consumer of CSV, reads findings.csv back: the
 /// header, then one row per finding of report.json with the same fields in
 /// the same order (quoting survives commas, quotes and line breaks in
@@ -209,18 +230,7 @@ fn pythons_csv_module_reads_every_finding_of_the_csv_report() {
         }
     }
     assert!(expected.iter().any(|row| row[6].contains(',')), "the sample has messages with commas to quote");
-    let program = "import csv, json, sys\n\
-        with open(sys.argv[1], newline='') as f:\n\
-        \x20   rows = list(csv.reader(f, strict=True))\n\
-        json.dump(rows, sys.stdout)\n";
-    let out = std::process::Command::new("python3")
-        .arg("-c")
-        .arg(program)
-        .arg(dir.path().join("r/findings.csv"))
-        .output()
-        .expect("python3 runs (the test setup installs it for the AWS emulator)");
-    assert!(out.status.success(), "python's csv module refused findings.csv: {}", String::from_utf8_lossy(&out.stderr));
-    let rows: Vec<Vec<String>> = serde_json::from_slice(&out.stdout).expect("rows as JSON");
+    let rows = python_csv_rows(&dir.path().join("r/findings.csv"));
     assert_eq!(rows[0], ["benchmark", "control", "target", "resource", "status", "severity", "message", "check"]);
     // A field a spreadsheet would run as a formula is written with a leading quote.
     let defused = |text: &str| {
@@ -250,17 +260,7 @@ fn a_hostile_target_name_stays_one_defused_csv_field() {
     std::fs::write(dir.path().join("facts.json"), serde_json::to_vec(&bundle).expect("json")).expect("write");
     let out = posture(dir.path(), &["audit", "--facts", "facts.json", "--out", "r", "--format", "csv", "--no-history"]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-    let program = "import csv, json, sys\n\
-        with open(sys.argv[1], newline='') as f:\n\
-        \x20   json.dump(list(csv.reader(f, strict=True)), sys.stdout)\n";
-    let parsed = std::process::Command::new("python3")
-        .arg("-c")
-        .arg(program)
-        .arg(dir.path().join("r/findings.csv"))
-        .output()
-        .expect("python3 runs");
-    assert!(parsed.status.success(), "{}", String::from_utf8_lossy(&parsed.stderr));
-    let rows: Vec<Vec<String>> = serde_json::from_slice(&parsed.stdout).expect("rows as JSON");
+    let rows = python_csv_rows(&dir.path().join("r/findings.csv"));
     let report = support::read_json(&dir.path().join("r/report.json"));
     let findings = report["summary"]["findings"]["total"].as_u64().expect("count");
     assert!(rows.len() as u64 > findings, "a row per finding and the header");
