@@ -99,6 +99,11 @@ pub fn remove_on_signal() {
     });
 }
 
+/// The folder `path` is in: `.` for a bare file name.
+pub fn parent_of(path: &Path) -> PathBuf {
+    path.parent().filter(|p| !p.as_os_str().is_empty()).map_or_else(|| PathBuf::from("."), Path::to_path_buf)
+}
+
 /// Writes the file `path` with `fill`, whole or not at all: into a hidden
 /// temporary file beside it (`.NAME.posture-partial-XXXXXX`, with `mode`),
 /// synced, then renamed over `path`. On an error, or an interruption, the
@@ -110,8 +115,7 @@ pub fn write_file<E>(
     fill: impl FnOnce(&File) -> Result<(), E>,
     io_error: impl Fn(&Path, std::io::Error) -> E,
 ) -> Result<(), E> {
-    let parent =
-        path.parent().filter(|p| !p.as_os_str().is_empty()).map_or_else(|| PathBuf::from("."), Path::to_path_buf);
+    let parent = parent_of(path);
     std::fs::create_dir_all(&parent).map_err(|err| io_error(&parent, err))?;
     let name = path.file_name().map_or_else(|| "output".into(), |n| n.to_string_lossy().into_owned());
     let temporary = tempfile::Builder::new()

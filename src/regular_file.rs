@@ -110,24 +110,31 @@ pub fn describe_size(bytes: u64) -> String {
 /// `limit + 1` bytes are ever read, so a file growing while read is refused
 /// too.
 pub fn read(path: &Path, limit: u64) -> Result<Vec<u8>, ReadError> {
-    let metadata = fs::metadata(path).map_err(missing_or_io)?;
-    check_regular(&metadata, limit)?;
-    let file = OpenOptions::new().read(true).custom_flags(libc::O_NONBLOCK).open(path).map_err(missing_or_io)?;
-    check_regular(&file.metadata()?, limit)?;
-    read_bounded(file, limit)
+    read_checked(path, limit, Links::Follow)
 }
 
 /// As [`read`], but a link is refused rather than followed (`path` itself
 /// must be a regular file): for files inside a folder posture did not write,
 /// such as an evidence pack under verification.
 pub fn read_without_links(path: &Path, limit: u64) -> Result<Vec<u8>, ReadError> {
-    let metadata = fs::symlink_metadata(path).map_err(missing_or_io)?;
-    check_regular(&metadata, limit)?;
-    let file = OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NONBLOCK | libc::O_NOFOLLOW)
-        .open(path)
-        .map_err(missing_or_io)?;
+    read_checked(path, limit, Links::Refuse)
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Links {
+    Follow,
+    Refuse,
+}
+
+/// [`read`] and [`read_without_links`]: the type checked before opening and
+/// on the open file, at most `limit + 1` bytes read.
+fn read_checked(path: &Path, limit: u64, links: Links) -> Result<Vec<u8>, ReadError> {
+    let (metadata, flags) = match links {
+        Links::Follow => (fs::metadata(path), libc::O_NONBLOCK),
+        Links::Refuse => (fs::symlink_metadata(path), libc::O_NONBLOCK | libc::O_NOFOLLOW),
+    };
+    check_regular(&metadata.map_err(missing_or_io)?, limit)?;
+    let file = OpenOptions::new().read(true).custom_flags(flags).open(path).map_err(missing_or_io)?;
     check_regular(&file.metadata()?, limit)?;
     read_bounded(file, limit)
 }

@@ -330,12 +330,7 @@ impl AuditSettings {
             limits.max_duration =
                 Duration::from_secs(in_range("--script-timeout", seconds, 1, MAX_TIMEOUT_SECONDS, " seconds")?);
         }
-        let render_timeout = match args.render_timeout {
-            Some(seconds) => {
-                Duration::from_secs(in_range("--render-timeout", seconds, 1, MAX_TIMEOUT_SECONDS, " seconds")?)
-            }
-            None => crate::report::DEFAULT_RENDER_TIMEOUT,
-        };
+        let render_timeout = render_timeout(args.render_timeout)?;
         let fail_on = match args.fail_on {
             FailOnArg::None => FailOn::Never,
             FailOnArg::Info => FailOn::AtLeast(Severity::Info),
@@ -503,6 +498,16 @@ fn ssh_settings(args: &crate::cli::SshArgs) -> Result<SshSettings, SettingsError
 pub const MAX_TIMEOUT_SECONDS: u64 = 24 * 60 * 60;
 /// The most `--jobs`: each is an ssh process with its pipes.
 pub const MAX_JOBS: usize = 1024;
+
+/// `--render-timeout` (audit and verify): 1 second to a day, 300 s when not given.
+pub fn render_timeout(seconds: Option<u64>) -> Result<Duration, SettingsError> {
+    match seconds {
+        Some(seconds) => {
+            Ok(Duration::from_secs(in_range("--render-timeout", seconds, 1, MAX_TIMEOUT_SECONDS, " seconds")?))
+        }
+        None => Ok(crate::report::DEFAULT_RENDER_TIMEOUT),
+    }
+}
 
 /// `value` when it is within `min..=max`, else an error naming the accepted range.
 pub fn in_range(flag: &'static str, value: u64, min: u64, max: u64, unit: &'static str) -> Result<u64, SettingsError> {

@@ -34,14 +34,8 @@ pub fn verify(args: &VerifyArgs) -> Result<(String, u8), Fatal> {
             return Err(Fatal::Setup(format!("--public-key {}: {problem}", key.display())));
         }
     }
-    let render_timeout = args
-        .render_timeout
-        .map(|seconds| {
-            crate::settings::in_range("--render-timeout", seconds, 1, crate::settings::MAX_TIMEOUT_SECONDS, " seconds")
-                .map(std::time::Duration::from_secs)
-        })
-        .transpose()
-        .map_err(|e| Fatal::Setup(e.to_string()))?;
+    let render_timeout =
+        crate::settings::render_timeout(args.render_timeout).map_err(|e| Fatal::Setup(e.to_string()))?;
     let options = super::verify::VerifyOptions {
         public_key: args.public_key.clone(),
         allow_unpinned: args.allow_unpinned,

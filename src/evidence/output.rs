@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::atomic_write::parent_of;
 use crate::report::format::FORMATS;
 
 use super::{io_error, safe_relative, PackError, CONTENT_DIR, FACTS, MANIFEST, SIGNATURE, TEMPLATES_DIR, WAIVERS};
@@ -190,10 +191,6 @@ fn remove_own_files(dir: &Path, removable: &dyn Fn(&str) -> bool) -> bool {
 fn staging_prefix(out: &Path) -> String {
     let name = out.file_name().map_or_else(|| "posture-report".into(), |n| n.to_string_lossy().into_owned());
     format!(".{name}.posture-staging-")
-}
-
-fn parent_of(path: &Path) -> PathBuf {
-    path.parent().filter(|p| !p.as_os_str().is_empty()).map_or_else(|| PathBuf::from("."), Path::to_path_buf)
 }
 
 /// Removes the staging folders beside `out` left by audits no longer running

@@ -49,7 +49,7 @@ pub struct VerifyOptions {
     /// What an archive may unpack to, and the largest file read (`--max-pack-size`).
     pub max_bytes: Option<u64>,
     /// The longest one report may take to re-render (`--render-timeout`).
-    pub render_timeout: Option<std::time::Duration>,
+    pub render_timeout: std::time::Duration,
 }
 
 /// What verification found: what held, what was taken as recorded, and every problem.
@@ -75,9 +75,8 @@ pub fn verify(pack: &Path, options: &VerifyOptions) -> Result<Verification, Pack
         path: pack.display().to_string(),
         message: "no such pack (a folder written by `posture audit`, or its --pack archive)".to_owned(),
     })?;
-    let render_timeout = options.render_timeout.unwrap_or(crate::report::DEFAULT_RENDER_TIMEOUT);
     let verify_dir =
-        |dir: &Path| verify_folder(dir, pinned.as_ref(), options.allow_unpinned, max_bytes, render_timeout);
+        |dir: &Path| verify_folder(dir, pinned.as_ref(), options.allow_unpinned, max_bytes, options.render_timeout);
     if metadata.is_file() {
         let unpacked = tempfile::tempdir().map_err(|err| super::io_error(pack, err))?;
         crate::atomic_write::remove_on_signal();
@@ -585,17 +584,15 @@ fn rerender(
     let mut rendered = Vec::new();
     for format in present {
         let how = if format.is_template() {
-            match &tera {
-                Some(tera) if tera.get_template_names().any(|name| name == format.file) => {}
+            if !tera.get_template_names().any(|name| name == format.file) {
                 // Its template is missing or broken: already a problem.
-                _ => continue,
+                continue;
             }
             format!("re-rendered with {TEMPLATES_DIR}/{}", format.file)
         } else {
             String::from("as posture writes it")
         };
-        let empty = tera::Tera::default();
-        match format.render(tera.as_ref().unwrap_or(&empty), derived, render_timeout) {
+        match format.render(&tera, derived, render_timeout) {
             Ok(text) => {
                 compare_rendering(dir, format.file, &text, max_bytes, &how, verification);
                 rendered.push(format.file);
@@ -611,17 +608,17 @@ fn rerender(
 }
 
 /// The templates the run used, as the pack holds them, for the formats of
-/// `present` a template renders; None when there are none (or they do not
-/// load, which is a problem).
+/// `present` a template renders; none when no such format is present (or
+/// they do not load, which is a problem).
 fn pack_templates(
     dir: &Path,
     manifest: &Manifest,
     present: &[&Format],
     max_bytes: u64,
     verification: &mut Verification,
-) -> Option<tera::Tera> {
+) -> tera::Tera {
     if !present.iter().any(|format| format.is_template()) {
-        return None;
+        return tera::Tera::default();
     }
     let mut texts = Vec::new();
     for (name, _) in crate::report::format::templates() {
@@ -640,13 +637,10 @@ fn pack_templates(
             Err(problem) => verification.problems.push(problem),
         }
     }
-    match crate::report::templates_from(&texts) {
-        Err(err) => {
-            verification.problems.push(format!("{TEMPLATES_DIR}/: {err}"));
-            None
-        }
-        Ok(tera) => Some(tera),
-    }
+    crate::report::templates_from(&texts).unwrap_or_else(|err| {
+        verification.problems.push(format!("{TEMPLATES_DIR}/: {err}"));
+        tera::Tera::default()
+    })
 }
 
 fn compare_rendering(
