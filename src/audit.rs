@@ -3,22 +3,18 @@
 //! finding and only setup problems (bad arguments, unknown benchmark,
 //! unreadable bundle) fatal.
 
-use std::collections::{BTreeMap, BTreeSet};
-
 use chrono::Utc;
 
-use crate::catalog::{Catalog, CatalogError};
-use crate::evaluate::{self, CheckCompilation, TargetFacts};
+use crate::catalog::Catalog;
 use crate::facts::bundle::Bundle;
 use crate::facts::provider::Provider;
-use crate::finding::Severity;
+use crate::facts::target::{self, TargetFacts};
 use crate::history::AuditHistory;
+use crate::judge::{Judge, Verdicts};
 use crate::progress::Progress;
 use crate::report::{self, model, RunInfo};
-use crate::results::{self, RunResults};
-use crate::script::ScriptEngine;
+use crate::results::ExitPolicy;
 use crate::settings::{AuditSettings, FactsInput};
-use crate::target;
 use crate::waivers::Waivers;
 use crate::Fatal;
 
@@ -70,25 +66,20 @@ pub fn run(settings: &AuditSettings) -> Result<u8, Fatal> {
             Source::Live(connected)
         }
     };
-    let providers: Vec<String> = match &source {
-        Source::Recorded(targets, _) => targets.iter().map(|t| t.provider.clone()).collect(),
-        Source::Live(connected) => connected.iter().map(|c| c.provider().name().to_owned()).collect(),
+    let providers: Vec<Provider> = match &source {
+        Source::Recorded(targets, _) => targets.iter().map(|t| t.provider).collect(),
+        Source::Live(connected) => connected.iter().map(target::ResolvedTarget::provider).collect(),
     };
+    judges_something(&providers, &settings.facts)?;
     let mut selection = settings.selection.clone();
     if selection.benchmarks.is_empty() {
         for provider in &providers {
-            if let Some(id) = Provider::from_name(provider).map(Provider::default_benchmark) {
-                if !selection.benchmarks.iter().any(|b| b == id) {
-                    selection.benchmarks.push(id.to_owned());
-                }
+            let id = provider.default_benchmark();
+            if !selection.benchmarks.iter().any(|b| b == id) {
+                selection.benchmarks.push(id.to_owned());
             }
         }
     }
-    let named: Vec<(String, String)> = match &source {
-        Source::Recorded(targets, _) => targets.iter().map(|t| (t.name.clone(), t.provider.clone())).collect(),
-        Source::Live(connected) => connected.iter().map(|c| (c.name(), c.provider().name().to_owned())).collect(),
-    };
-    judges_something(&named, &settings.facts)?;
     let plan = catalog.plan(&selection).map_err(|e| {
         // The error points at the content problems "above": with -q they
         // were not logged, so they are printed now, quiet or not.
@@ -104,12 +95,11 @@ pub fn run(settings: &AuditSettings) -> Result<u8, Fatal> {
         progress.log("warning: every selected control is manual: the report lists them for review, and no check runs");
     }
 
-    let engine = ScriptEngine::new(&settings.limits, &catalog.preludes);
-    let planned = compile_plan(&catalog, &plan, &engine);
+    let judge = Judge::compile(&catalog, &plan, &settings.limits);
     phase.done("load and compile content");
 
-    let (targets, facts_origin, connections) = match source {
-        Source::Recorded(targets, origin) => (targets, origin, Vec::new()),
+    let (targets, facts_origin) = match source {
+        Source::Recorded(targets, origin) => (targets, origin),
         Source::Live(connected) => {
             let names: Vec<String> = connected.iter().map(target::ResolvedTarget::name).collect();
             let what = match names.as_slice() {
@@ -117,29 +107,24 @@ pub fn run(settings: &AuditSettings) -> Result<u8, Fatal> {
                 many => format!("{} targets ({} at a time)", many.len(), settings.ssh.jobs.min(many.len())),
             };
             progress.start(connected.len() as u64, &format!("collecting facts from {what}"));
-            let on_done = |collected: &target::CollectedTarget| {
+            let on_done = |collected: &TargetFacts| {
                 progress.inc();
                 if let Some(error) = collected.connection.as_ref().and_then(|c| c.error.as_ref()) {
                     progress.log(&format!("{error}; its checks are reported as error"));
                 }
             };
-            let collected = target::collect_all(&connected, &plan.facts, &runtime, &settings.ssh, &on_done);
+            let targets = target::collect_all(&connected, &plan.facts, &runtime, &settings.ssh, &on_done);
             progress.finish();
-            let mut targets = Vec::new();
-            let mut connections = Vec::new();
-            for one in collected {
-                if let Some(connection) = one.connection {
-                    connections.push((one.facts.name.clone(), connection));
-                }
-                targets.push(one.facts);
-            }
-            (targets, "collected".to_owned(), connections)
+            (targets, "collected".to_owned())
         }
     };
     phase.done("collect or read facts");
-    let api_calls = crate::facts::aws::calls::summary();
-    if settings.timings && api_calls.total() > 0 {
-        eprintln!("posture: timing:   AWS API: {api_calls}");
+    if settings.timings {
+        for target in &targets {
+            if let Some(calls) = target.api_calls.as_ref().filter(|calls| calls.total() > 0) {
+                eprintln!("posture: timing:   {} AWS API: {calls}", target.name);
+            }
+        }
     }
     // A benchmark needs a target of one of its providers; a benchmark of
     // several providers (PCI DSS: aws and linux) audited with only some of
@@ -148,7 +133,7 @@ pub fn run(settings: &AuditSettings) -> Result<u8, Fatal> {
     for benchmark in &plan.benchmarks {
         let providers = &benchmark.benchmark.providers;
         let (present, missing): (Vec<&String>, Vec<&String>) =
-            providers.iter().partition(|p| targets.iter().any(|t| &t.provider == *p));
+            providers.iter().partition(|p| targets.iter().any(|t| t.provider.name() == p.as_str()));
         if present.is_empty() {
             return Err(Fatal::Setup(format!(
                 "benchmark '{}' audits {} targets, and no {} target is part of this audit",
@@ -171,12 +156,10 @@ pub fn run(settings: &AuditSettings) -> Result<u8, Fatal> {
         progress.log(&format!("wrote fact bundle {}", path.display()));
     }
 
-    let check_providers = check_providers(&catalog, &plan);
-    let pairs: u64 = planned
-        .keys()
-        .map(|id| targets.iter().filter(|t| check_providers.get(id) == Some(&t.provider)).count() as u64)
-        .sum();
-    progress.start(pairs, &format!("evaluating {} checks on {} target(s)", planned.len(), targets.len()));
+    progress.start(
+        judge.evaluations(&targets),
+        &format!("evaluating {} checks on {} target(s)", judge.check_count(), targets.len()),
+    );
     let durations = std::sync::Mutex::new(Vec::new());
     let on_done = |check: &str, took: std::time::Duration| {
         progress.inc();
@@ -184,7 +167,14 @@ pub fn run(settings: &AuditSettings) -> Result<u8, Fatal> {
             durations.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push((took, check.to_owned()));
         }
     };
-    let findings = evaluate_plan(&catalog, &planned, &check_providers, &targets, &settings.limits, &on_done);
+    // Waivers are judged on the day the run started, so re-judging the run's
+    // evidence later gives the same verdicts.
+    let verdicts = Verdicts {
+        waivers,
+        today: started_at.date_naive(),
+        exit_policy: ExitPolicy { fail_on: settings.fail_on, content_problems: catalog.problems.len() },
+    };
+    let mut results = judge.judge(&targets, verdicts, &on_done);
     progress.finish();
     phase.done("evaluate");
     let mut durations = durations.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
@@ -197,10 +187,6 @@ pub fn run(settings: &AuditSettings) -> Result<u8, Fatal> {
         eprintln!("posture: timing:   {check}: {:.3} s", took.as_secs_f64());
     }
 
-    // Waivers are judged on the day the run started, so re-evaluating the
-    // run's evidence later gives the same verdicts.
-    let results = RunResults::build(&plan, findings, &catalog.severities(), waivers, started_at.date_naive());
-    let exit_code = results::exit_code(&results, settings.fail_on, catalog.problems.len());
     let info = RunInfo {
         id: uuid::Uuid::new_v4().to_string(),
         started_at,
@@ -211,11 +197,8 @@ pub fn run(settings: &AuditSettings) -> Result<u8, Fatal> {
             skip: settings.selection.skip.iter().map(|p| p.as_str().to_owned()).collect(),
         },
         fail_on: settings.fail_on_label(),
-        exit_code,
-        history_failed: false,
     };
     let mut report = report::build(&catalog, &plan, &results, &targets, info);
-    report::attach_connections(&mut report, &connections);
     phase.done("roll up and build the report");
     // The changes since the previous run go into the reports, and the run is
     // recorded before they are written, so that a history problem (printed,
@@ -226,8 +209,8 @@ pub fn run(settings: &AuditSettings) -> Result<u8, Fatal> {
         progress.log(&line);
     }
     if history.failed {
-        report.run.exit_code = 2;
-        report.run.history_failed = true;
+        results.mark_history_failed();
+        report::settle_outcome(&mut report, &results);
     }
     phase.done("record the run in the history");
     let recorded = history.until_outputs_written(&report.run.id);
@@ -270,9 +253,9 @@ pub fn run(settings: &AuditSettings) -> Result<u8, Fatal> {
 }
 
 /// Refuses an audit that would judge nothing, before any fact is used: no
-/// target at all (an empty fact bundle), or a target of a provider posture
-/// has no checks for (its facts would be silently ignored).
-fn judges_something(targets: &[(String, String)], facts: &FactsInput) -> Result<(), Fatal> {
+/// target at all (an empty fact bundle). A target of a provider posture has
+/// no checks for cannot be read at all (see `Provider`'s deserialisation).
+fn judges_something(targets: &[Provider], facts: &FactsInput) -> Result<(), Fatal> {
     if targets.is_empty() {
         let what = match facts {
             FactsInput::Bundle(path) => format!("the fact bundle {} holds no target", path.display()),
@@ -280,90 +263,7 @@ fn judges_something(targets: &[(String, String)], facts: &FactsInput) -> Result<
         };
         return Err(Fatal::Setup(format!("{what}: nothing would be judged")));
     }
-    for (name, provider) in targets {
-        if Provider::from_name(provider).is_none() {
-            let known: Vec<&str> = Provider::ALL.iter().map(|p| p.name()).collect();
-            return Err(Fatal::Setup(format!(
-                "target '{name}' is of provider '{provider}', which posture has no checks for (known: {}): it would \
-                 not be judged",
-                known.join(", ")
-            )));
-        }
-    }
     Ok(())
-}
-
-/// The findings of the planned checks on the targets: each check on the
-/// targets of its provider, and an `error` per check whose provider has no
-/// target. The one evaluation `audit` runs and `verify` re-runs.
-pub(crate) fn evaluate_plan(
-    catalog: &Catalog,
-    planned: &BTreeMap<String, CheckCompilation>,
-    check_providers: &BTreeMap<String, String>,
-    targets: &[TargetFacts],
-    limits: &crate::script::Limits,
-    on_done: &(dyn Fn(&str, std::time::Duration) + Sync),
-) -> Vec<crate::finding::Finding> {
-    let mut findings = evaluate::evaluate(&catalog.preludes, planned, check_providers, targets, limits, on_done);
-    findings.extend(evaluate::not_judged(planned, check_providers, targets));
-    findings
-}
-
-/// The provider each selected check is evaluated for: its own (the folder
-/// under `checks/`). A check that did not load is placed by the folder of
-/// the file that failed, else by its id's prefix (`aws_...`), else it goes
-/// with its benchmark's first provider, so that its error is reported on
-/// the targets it was meant for.
-pub(crate) fn check_providers(catalog: &Catalog, plan: &crate::catalog::plan::Plan<'_>) -> BTreeMap<String, String> {
-    let mut providers = BTreeMap::new();
-    for planned in &plan.benchmarks {
-        let benchmark = planned.benchmark;
-        for id in planned.controls.iter().flat_map(|c| c.checks.iter()) {
-            let provider = match catalog.checks.get(id) {
-                Some(check) => check.provider.clone(),
-                None => {
-                    let from_path = catalog.check_problem(id).and_then(|problem| {
-                        benchmark.providers.iter().find(|p| problem.path.contains(&format!("checks/{p}/")))
-                    });
-                    let from_id = || benchmark.providers.iter().find(|p| id.starts_with(&format!("{p}_")));
-                    from_path.or_else(from_id).or(benchmark.providers.first()).cloned().unwrap_or_default()
-                }
-            };
-            providers.entry(id.clone()).or_insert(provider);
-        }
-    }
-    providers
-}
-
-/// Compiles every check the selected controls name; a check that is missing
-/// or broken becomes an error for its controls, not a fatal problem.
-pub(crate) fn compile_plan(
-    catalog: &Catalog,
-    plan: &crate::catalog::plan::Plan<'_>,
-    engine: &ScriptEngine,
-) -> BTreeMap<String, CheckCompilation> {
-    let referenced: BTreeSet<(&str, &str)> = plan
-        .benchmarks
-        .iter()
-        .flat_map(|b| {
-            b.controls.iter().flat_map(move |c| c.checks.iter().map(move |id| (id.as_str(), b.benchmark.path.as_str())))
-        })
-        .collect();
-    referenced
-        .into_iter()
-        .map(|(id, benchmark_path)| {
-            let planned = match catalog.checks.get(id) {
-                Some(check) => engine.compile(check).map_err(|problem| (problem, check.meta.severity)),
-                None => Err((
-                    catalog.check_problem(id).cloned().unwrap_or_else(|| {
-                        CatalogError::new(benchmark_path, format!("check '{id}' does not exist")).for_check(id)
-                    }),
-                    Severity::High,
-                )),
-            };
-            (id.to_owned(), planned)
-        })
-        .collect()
 }
 
 fn write_reports(

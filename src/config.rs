@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use crate::catalog::error::line_column;
-use crate::settings::{AwsSpec, SshSpec, TargetSpec};
+use crate::facts::target::{AwsSpec, SshSpec, TargetKind, TargetSpec};
 
 /// The file looked for in the working directory when `--config` is not given.
 pub const DEFAULT_FILE: &str = "posture.toml";
@@ -186,14 +186,15 @@ fn parse(display: &str, text: &str) -> Result<ProjectConfig, ConfigError> {
         let offset = target.span().start;
         let target = target.into_inner();
         let label = target.name.as_deref().map_or_else(String::new, |n| format!("target '{n}': "));
-        if target.kind.get_ref() != "ssh" && target.has_ssh_fields() {
+        let kind = TargetKind::from_name(target.kind.get_ref());
+        if kind != Some(TargetKind::Ssh) && target.has_ssh_fields() {
             return Err(at(
                 offset,
                 format!("{label}address, hosts, user, port, identity_file, tags and sudo apply to type = \"ssh\""),
             ));
         }
-        let spec = match target.kind.get_ref().as_str() {
-            "ssh" => {
+        let spec = match kind {
+            Some(TargetKind::Ssh) => {
                 for spec in target.ssh_specs(&label).map_err(|message| at(offset, message))? {
                     let spec = TargetSpec::Ssh(spec);
                     if !targets.contains(&spec) {
@@ -202,13 +203,13 @@ fn parse(display: &str, text: &str) -> Result<ProjectConfig, ConfigError> {
                 }
                 continue;
             }
-            "local" => {
+            Some(TargetKind::Local) => {
                 if target.profile.is_some() || target.role_arn.is_some() || !target.regions.is_empty() {
                     return Err(at(offset, format!("{label}profile, role_arn and regions apply to type = \"aws\"")));
                 }
                 TargetSpec::LocalHost
             }
-            "aws" => {
+            Some(TargetKind::Aws) => {
                 if target.external_id.is_some() && target.role_arn.is_none() {
                     return Err(at(offset, format!("{label}external_id needs role_arn")));
                 }
@@ -222,11 +223,17 @@ fn parse(display: &str, text: &str) -> Result<ProjectConfig, ConfigError> {
                     regions: target.regions,
                 })
             }
-            other => {
+            None => {
+                let known: Vec<String> = TargetKind::ALL.iter().map(|kind| format!("\"{}\"", kind.name())).collect();
+                let expected = match known.split_last() {
+                    Some((last, [])) => last.clone(),
+                    Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
+                    None => String::new(),
+                };
                 return Err(at(
                     target.kind.span().start,
-                    format!("{label}unknown target type '{other}' (expected \"local\", \"aws\" or \"ssh\")"),
-                ))
+                    format!("{label}unknown target type '{}' (expected {expected})", target.kind.get_ref()),
+                ));
             }
         };
         if !targets.contains(&spec) {

@@ -9,18 +9,9 @@ use std::sync::{Arc, OnceLock};
 use rayon::prelude::*;
 
 use crate::catalog::{CatalogError, PreludeFile};
-use crate::facts::FactStore;
+use crate::facts::target::TargetFacts;
 use crate::finding::{Finding, Severity};
 use crate::script::{CompiledCheck, FactProblem, Limits, Outcome, ScriptEngine, ScriptFacts};
-
-/// One audited target and its collected facts.
-#[derive(Debug, Clone)]
-pub struct TargetFacts {
-    pub name: String,
-    /// Which checks apply: `linux` for hosts, `aws` for accounts.
-    pub provider: String,
-    pub facts: FactStore,
-}
 
 /// What compiling a check gave: the compiled check, or why it could not be
 /// compiled (and the severity its `error` findings carry).
@@ -62,7 +53,7 @@ pub fn evaluate(
             targets
                 .iter()
                 .enumerate()
-                .filter(move |(_, target)| provider == Some(&target.provider))
+                .filter(move |(_, target)| provider.is_some_and(|p| p == target.provider.name()))
                 .map(move |(index, _)| (id, check, index))
         })
         .collect();
@@ -157,7 +148,7 @@ pub fn not_judged(
         .iter()
         .filter_map(|(id, check)| {
             let provider = check_providers.get(id)?;
-            if targets.iter().any(|t| &t.provider == provider) {
+            if targets.iter().any(|t| t.provider.name() == provider) {
                 return None;
             }
             let severity = match check {

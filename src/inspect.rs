@@ -4,6 +4,7 @@ use std::fmt::Write as _;
 
 use crate::catalog::{Assessment, Catalog};
 use crate::cli::{ContentArgs, ExplainArgs, ListArgs, ListWhat};
+use crate::facts::provider::Provider;
 use crate::script::{Limits, ScriptEngine};
 use crate::Fatal;
 
@@ -76,9 +77,13 @@ pub fn explain(args: &ExplainArgs) -> Result<(String, u8), Fatal> {
         let _ = writeln!(out, "resource type: {}", m.resource_type);
         let _ =
             writeln!(out, "facts:         {}", m.facts.iter().map(|k| k.to_string()).collect::<Vec<_>>().join(", "));
-        let commands = crate::facts::host::commands::commands_for_facts(&m.facts);
+        let commands = Provider::commands_of_facts(&m.facts);
         if !commands.is_empty() {
             let _ = writeln!(out, "commands:      {}", commands.join("\n               "));
+        }
+        let api_calls = Provider::api_calls_of_facts(&m.facts);
+        if !api_calls.is_empty() {
+            let _ = writeln!(out, "AWS API calls: {}", api_calls.join(", "));
         }
         let _ = writeln!(out, "file:          {} (sha256 {})", check.path, &check.sha256[..16]);
         let controls: Vec<String> = catalog

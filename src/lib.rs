@@ -15,6 +15,7 @@ pub mod facts;
 pub mod finding;
 pub mod history;
 pub mod inspect;
+pub mod judge;
 pub mod paths;
 pub mod progress;
 pub mod regular_file;
@@ -22,7 +23,6 @@ pub mod report;
 pub mod results;
 pub mod script;
 pub mod settings;
-pub mod target;
 pub mod waivers;
 
 use std::io::IsTerminal;

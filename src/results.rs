@@ -1,6 +1,8 @@
-//! Results: waivers applied to failing findings, findings rolled up to
-//! controls, per target and across targets, the summary counts, and the
-//! exit code.
+//! Results: waivers applied to failing findings (once, here), findings
+//! rolled up to controls, per target and across targets, the summary counts,
+//! and the exit code. Reports and the history read [`RunResults`]; nothing
+//! downstream re-applies a waiver or recomputes the exit code. May import
+//! catalog, finding and waivers.
 
 use std::collections::BTreeMap;
 
@@ -26,19 +28,23 @@ pub struct ControlResult {
     pub severity: Option<Severity>,
     /// Status per target (targets the control's checks ran on).
     pub targets: BTreeMap<String, Status>,
-    /// Indices into [`RunResults::findings`].
-    pub findings: Vec<usize>,
+    /// The findings of the control's checks, each with its status under
+    /// this control.
+    pub findings: Vec<ShownFinding>,
     /// The waiver (index into [`RunResults::waivers`]) of each finding it
     /// concerns under this control: active ones made a failure `waived`,
     /// expired ones are shown beside the failure they no longer excuse.
     pub waivers: BTreeMap<usize, usize>,
 }
 
-impl ControlResult {
-    /// A finding's status under this control, its waiver applied.
-    pub fn status_of(&self, index: usize, finding: &Finding, waivers: &Waivers, today: chrono::NaiveDate) -> Status {
-        waived_status(finding, self.waivers.get(&index).copied(), waivers, today)
-    }
+/// A finding as a control shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct ShownFinding {
+    /// Index into [`RunResults::findings`].
+    pub index: usize,
+    /// Its status under this control: the check's, or `waived` when an
+    /// active waiver of this control covers the failure.
+    pub status: Status,
 }
 
 /// A finding's status with its waiver (if any): an active waiver turns a
@@ -104,7 +110,7 @@ pub struct BenchmarkResult {
 #[derive(Debug, Clone)]
 pub struct RunResults {
     /// Findings as the checks gave them (a waived failure stays `fail` here;
-    /// see [`ControlResult::status_of`]).
+    /// see [`ShownFinding::status`]).
     pub findings: Vec<Finding>,
     /// The waivers in force for this run and the day they were judged on.
     pub waivers: Waivers,
@@ -117,6 +123,18 @@ pub struct RunResults {
     pub finding_counts: Counts,
     /// Per finding, that status.
     pub finding_statuses: Vec<Status>,
+    /// What decides the exit code besides the findings.
+    pub exit_policy: ExitPolicy,
+    /// Recording the run in the history failed (see [`RunResults::exit_code`]).
+    pub history_failed: bool,
+}
+
+/// What decides the exit code besides the findings: the threshold and the
+/// content problems of the catalog the run used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ExitPolicy {
+    pub fail_on: FailOn,
+    pub content_problems: usize,
 }
 
 /// What decides the exit code.
@@ -126,27 +144,38 @@ pub enum FailOn {
     AtLeast(Severity),
 }
 
-/// 0: nothing fails at or above the threshold and everything was evaluated;
-/// 1: something fails at or above the threshold;
-/// 2: something could not be evaluated (an error finding or a content
-/// problem); this wins over 1 because a partial audit cannot be trusted.
-pub fn exit_code(results: &RunResults, fail_on: FailOn, content_problems: usize) -> u8 {
-    if results.finding_counts.error > 0 || content_problems > 0 {
-        return 2;
-    }
-    let failing = results.findings.iter().zip(&results.finding_statuses).any(|(f, status)| {
-        *status == Status::Fail && matches!(fail_on, FailOn::AtLeast(threshold) if f.severity >= threshold)
-    });
-    u8::from(failing)
-}
-
 impl RunResults {
+    /// The run's exit code:
+    /// 0: nothing fails at or above the threshold and everything was evaluated;
+    /// 1: something fails at or above the threshold;
+    /// 2: something could not be evaluated (an error finding or a content
+    /// problem) or the run could not be recorded in the history; this wins
+    /// over 1 because a partial audit cannot be trusted.
+    pub fn exit_code(&self) -> u8 {
+        if self.finding_counts.error > 0 || self.exit_policy.content_problems > 0 || self.history_failed {
+            return 2;
+        }
+        let failing = self.findings.iter().zip(&self.finding_statuses).any(|(f, status)| {
+            *status == Status::Fail
+                && matches!(self.exit_policy.fail_on, FailOn::AtLeast(threshold) if f.severity >= threshold)
+        });
+        u8::from(failing)
+    }
+
+    /// The history could not record the run: the exit code becomes 2.
+    pub fn mark_history_failed(&mut self) {
+        self.history_failed = true;
+    }
+
+    /// Rolls `findings` up to the controls of `plan`, applying `waivers` as
+    /// of `today`.
     pub fn build(
         plan: &Plan<'_>,
         findings: Vec<Finding>,
         check_severity: &BTreeMap<String, Severity>,
         waivers: Waivers,
         today: chrono::NaiveDate,
+        exit_policy: ExitPolicy,
     ) -> Self {
         let mut by_check: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
         for (index, finding) in findings.iter().enumerate() {
@@ -174,10 +203,10 @@ impl RunResults {
                     .map(|control| {
                         let context = WaiverContext { waivers: &waivers, today, benchmark: &planned.benchmark.id };
                         let result = roll_up(control, &findings, &by_check, check_severity, &context);
-                        for &index in &result.findings {
-                            shown[index].0 += 1;
-                            if result.status_of(index, &findings[index], &waivers, today) == Status::Waived {
-                                shown[index].1 += 1;
+                        for finding in &result.findings {
+                            shown[finding.index].0 += 1;
+                            if finding.status == Status::Waived {
+                                shown[finding.index].1 += 1;
                             }
                         }
                         for &waiver in result.waivers.values() {
@@ -221,6 +250,8 @@ impl RunResults {
             control_counts,
             finding_counts,
             finding_statuses,
+            exit_policy,
+            history_failed: false,
         }
     }
 }
@@ -274,10 +305,16 @@ fn roll_up(
             waivers.insert(index, waiver);
         }
     }
+    let shown: Vec<ShownFinding> = indices
+        .iter()
+        .map(|&index| ShownFinding {
+            index,
+            status: waived_status(&findings[index], waivers.get(&index).copied(), waiving.waivers, waiving.today),
+        })
+        .collect();
     let mut targets: BTreeMap<String, Status> = BTreeMap::new();
-    for &index in &indices {
+    for &ShownFinding { index, status: effective } in &shown {
         let finding = &findings[index];
-        let effective = waived_status(finding, waivers.get(&index).copied(), waiving.waivers, waiving.today);
         targets
             .entry(finding.target.clone())
             .and_modify(|status| {
@@ -294,7 +331,7 @@ fn roll_up(
             (Status::Error, Some("no target of this benchmark's kind was audited, so nothing was evaluated".to_owned()))
         }
     };
-    ControlResult { control_id: control.id.clone(), status, reason, severity, targets, findings: indices, waivers }
+    ControlResult { control_id: control.id.clone(), status, reason, severity, targets, findings: shown, waivers }
 }
 
 #[cfg(test)]
@@ -310,7 +347,7 @@ mod tests {
             .expect("valid finding")
     }
 
-    fn results(findings: Vec<Finding>) -> RunResults {
+    fn results(findings: Vec<Finding>, fail_on: FailOn, content_problems: usize) -> RunResults {
         let mut finding_counts = Counts::default();
         for f in &findings {
             finding_counts.add(f.status);
@@ -325,23 +362,30 @@ mod tests {
             control_counts: Counts::default(),
             finding_counts,
             finding_statuses,
+            exit_policy: ExitPolicy { fail_on, content_problems },
+            history_failed: false,
         }
     }
 
     #[test]
     fn exit_code_follows_the_threshold_and_errors_win() {
-        let low_fail = results(vec![finding("a", "h", Status::Fail, Severity::Low)]);
-        assert_eq!(exit_code(&low_fail, FailOn::AtLeast(Severity::Low), 0), 1);
-        assert_eq!(exit_code(&low_fail, FailOn::AtLeast(Severity::High), 0), 0);
-        assert_eq!(exit_code(&low_fail, FailOn::Never, 0), 0);
-        assert_eq!(exit_code(&low_fail, FailOn::Never, 1), 2, "a content problem makes the run incomplete");
-        let with_error = results(vec![
-            finding("a", "h", Status::Fail, Severity::Critical),
-            finding("b", "h", Status::Error, Severity::Low),
-        ]);
-        assert_eq!(exit_code(&with_error, FailOn::AtLeast(Severity::Low), 0), 2);
-        let clean = results(vec![finding("a", "h", Status::Pass, Severity::High)]);
-        assert_eq!(exit_code(&clean, FailOn::AtLeast(Severity::Info), 0), 0);
+        let low_fail =
+            |fail_on, problems| results(vec![finding("a", "h", Status::Fail, Severity::Low)], fail_on, problems);
+        assert_eq!(low_fail(FailOn::AtLeast(Severity::Low), 0).exit_code(), 1);
+        assert_eq!(low_fail(FailOn::AtLeast(Severity::High), 0).exit_code(), 0);
+        assert_eq!(low_fail(FailOn::Never, 0).exit_code(), 0);
+        assert_eq!(low_fail(FailOn::Never, 1).exit_code(), 2, "a content problem makes the run incomplete");
+        let mut unrecorded = low_fail(FailOn::Never, 0);
+        unrecorded.mark_history_failed();
+        assert_eq!(unrecorded.exit_code(), 2, "a run the history could not record exits 2");
+        let with_error = results(
+            vec![finding("a", "h", Status::Fail, Severity::Critical), finding("b", "h", Status::Error, Severity::Low)],
+            FailOn::AtLeast(Severity::Low),
+            0,
+        );
+        assert_eq!(with_error.exit_code(), 2);
+        let clean = results(vec![finding("a", "h", Status::Pass, Severity::High)], FailOn::AtLeast(Severity::Info), 0);
+        assert_eq!(clean.exit_code(), 0);
     }
 
     #[test]

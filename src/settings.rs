@@ -11,122 +11,8 @@ use crate::report::format::Format;
 use crate::results::FailOn;
 use crate::script::Limits;
 
-/// One thing to audit.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum TargetSpec {
-    /// The machine posture runs on.
-    LocalHost,
-    /// An AWS account, reached through the standard credential chain.
-    Aws(AwsSpec),
-    /// A host over SSH (`ssh://user@host:port`, or an inventory target).
-    Ssh(SshSpec),
-}
-
-/// How to reach a host over SSH, and how the inventory names it.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct SshSpec {
-    /// The target's name in reports: the inventory name, else `host` or `host:port`.
-    pub name: String,
-    /// What ssh is given: a host name, an address or a `Host` alias of the ssh configuration.
-    pub host: String,
-    pub user: Option<String>,
-    pub port: Option<u16>,
-    pub identity_file: Option<PathBuf>,
-    /// Inventory tags (`--target tag:pci`).
-    pub tags: Vec<String>,
-    /// The inventory group it was listed in (`--target <group>`).
-    pub group: Option<String>,
-    /// Run the facts that need root through `sudo -n` (inventory `sudo = true`, or `--sudo`).
-    pub sudo: bool,
-}
-
-impl SshSpec {
-    /// `[user@]host[:port]` (IPv6 addresses in brackets), as in
-    /// `ssh://[user@]host[:port]` and inventory `hosts` entries.
-    pub fn parse(raw: &str) -> Result<Self, String> {
-        let raw = raw.trim().trim_end_matches('/');
-        let (user, rest) = match raw.rsplit_once('@') {
-            Some((user, rest)) if !user.is_empty() => (Some(user.to_owned()), rest),
-            Some(_) => return Err(format!("'{raw}': empty user name")),
-            None => (None, raw),
-        };
-        let (host, port) = if let Some(bracketed) = rest.strip_prefix('[') {
-            let (host, after) = bracketed.split_once(']').ok_or_else(|| format!("'{raw}': missing ']'"))?;
-            match after.strip_prefix(':') {
-                Some(port) => (host, Some(port)),
-                None if after.is_empty() => (host, None),
-                None => return Err(format!("'{raw}': unexpected '{after}' after the address")),
-            }
-        } else {
-            match rest.split_once(':') {
-                Some((host, port)) => (host, Some(port)),
-                None => (rest, None),
-            }
-        };
-        if host.is_empty() || host.contains(['/', ' ', '@']) || host.starts_with('-') {
-            return Err(format!("'{raw}': not a host name or address"));
-        }
-        let port = match port {
-            Some(port) => Some(
-                port.parse::<u16>()
-                    .ok()
-                    .filter(|p| *p > 0)
-                    .ok_or_else(|| format!("'{raw}': '{port}' is not a port"))?,
-            ),
-            None => None,
-        };
-        let name = match port {
-            Some(port) if host.contains(':') => format!("[{host}]:{port}"),
-            Some(port) => format!("{host}:{port}"),
-            None => host.to_owned(),
-        };
-        Ok(Self { name, host: host.to_owned(), user, port, ..Self::default() })
-    }
-}
-
-/// How SSH targets are reached and collected.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SshSettings {
-    /// `--ssh-config`: an ssh configuration file instead of ~/.ssh/config.
-    pub config_file: Option<PathBuf>,
-    /// `--identity-file`: the key of targets that name none.
-    pub identity_file: Option<PathBuf>,
-    pub accept_new_host_keys: bool,
-    /// `--sudo`: every SSH target runs the facts that need root through `sudo -n`.
-    pub sudo: bool,
-    /// Targets collected at once.
-    pub jobs: usize,
-    /// A host's connecting and collecting together.
-    pub host_timeout: Duration,
-}
-
-/// Targets collected at once when `--jobs` is not given.
-pub const DEFAULT_JOBS: usize = 16;
-/// `--host-timeout` when not given.
-pub const DEFAULT_HOST_TIMEOUT: Duration = Duration::from_secs(300);
-
-impl Default for SshSettings {
-    fn default() -> Self {
-        Self {
-            config_file: None,
-            identity_file: None,
-            accept_new_host_keys: false,
-            sudo: false,
-            jobs: DEFAULT_JOBS,
-            host_timeout: DEFAULT_HOST_TIMEOUT,
-        }
-    }
-}
-
-/// How to reach an AWS account.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct AwsSpec {
-    pub profile: Option<String>,
-    pub role_arn: Option<String>,
-    pub external_id: Option<String>,
-    /// Empty: every region enabled for the account.
-    pub regions: Vec<String>,
-}
+use crate::facts::target::TargetKind;
+pub use crate::facts::target::{AwsSpec, SshSettings, SshSpec, TargetSpec, DEFAULT_HOST_TIMEOUT, DEFAULT_JOBS};
 
 /// Where the facts come from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -232,18 +118,18 @@ impl AuditSettings {
                 }
                 continue;
             }
-            let target = match raw {
-                "local" | "localhost" => TargetSpec::LocalHost,
-                "aws" => TargetSpec::Aws(AwsSpec {
+            let target = match TargetKind::of_cli(raw) {
+                Some((TargetKind::Local, _)) => TargetSpec::LocalHost,
+                Some((TargetKind::Aws, _)) => TargetSpec::Aws(AwsSpec {
                     profile: args.aws.profile.clone(),
                     role_arn: args.aws.role_arn.clone(),
                     external_id: args.aws.external_id.clone(),
                     regions: args.aws.regions.iter().map(|r| r.trim().to_owned()).filter(|r| !r.is_empty()).collect(),
                 }),
-                url if url.starts_with("ssh://") => {
-                    TargetSpec::Ssh(SshSpec::parse(&url["ssh://".len()..]).map_err(SettingsError::BadSshTarget)?)
+                Some((TargetKind::Ssh, address)) => {
+                    TargetSpec::Ssh(SshSpec::parse(address).map_err(SettingsError::BadSshTarget)?)
                 }
-                other => return Err(SettingsError::UnknownTarget(other.to_owned())),
+                None => return Err(SettingsError::UnknownTarget(raw.to_owned())),
             };
             if !targets.contains(&target) {
                 targets.push(target);

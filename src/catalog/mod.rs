@@ -199,7 +199,7 @@ impl Catalog {
 }
 
 fn known_fact(key: &FactKey) -> bool {
-    crate::facts::host::is_known_fact(key) || crate::facts::aws::is_known_fact(key)
+    crate::facts::provider::Provider::is_known_fact(key)
 }
 
 /// The check id of a relative path `checks/<provider>/.../<id>.rhai`, not a prelude.

@@ -24,9 +24,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::catalog::plan::Plan;
 use crate::catalog::Catalog;
-use crate::evaluate::TargetFacts;
-use crate::facts::provider::Provider;
-use crate::facts::FactValue;
+use crate::facts::target::TargetFacts;
 use crate::report::model::Report;
 use crate::script::Limits;
 
@@ -162,25 +160,13 @@ fn write_templates(staging: &mut output::Staging, templates: &[(String, String)]
 }
 
 fn pack_target(target: &TargetFacts) -> PackTarget {
-    let account = target.facts.get(&crate::facts::FactKey::new("aws.account"));
-    let account = account.and_then(|fact| match &fact.value {
-        FactValue::Available { value } => Some(value.clone()),
-        FactValue::Unavailable { .. } => None,
-    });
-    let host = target.facts.get(&crate::facts::FactKey::new("host.os")).and_then(|fact| match &fact.value {
-        FactValue::Available { value } => value.get("hostname").and_then(|h| h.as_str()).map(str::to_owned),
-        FactValue::Unavailable { .. } => None,
-    });
+    let identity = target.identity();
     PackTarget {
         name: target.name.clone(),
-        provider: target.provider.clone(),
-        account_id: account.as_ref().and_then(|a| a["account_id"].as_str()).map(str::to_owned),
-        regions: account
-            .as_ref()
-            .and_then(|a| a["regions"].as_array())
-            .map(|regions| regions.iter().filter_map(|r| r.as_str().map(str::to_owned)).collect())
-            .unwrap_or_default(),
-        host: host.or_else(|| (target.provider != Provider::Aws.name()).then(|| target.name.clone())),
+        provider: target.provider.name().to_owned(),
+        account_id: identity.account_id,
+        regions: identity.regions,
+        host: identity.host,
     }
 }
 

@@ -18,11 +18,11 @@ use crate::catalog::plan::{ControlPattern, Selection};
 use crate::catalog::Catalog;
 use crate::facts::bundle::Bundle;
 use crate::finding::Severity;
+use crate::judge::{Judge, Verdicts};
 use crate::report::format::{Format, FORMATS};
 use crate::report::model::Report;
 use crate::report::RunInfo;
-use crate::results::{FailOn, RunResults};
-use crate::script::ScriptEngine;
+use crate::results::{ExitPolicy, FailOn};
 use crate::waivers::Waivers;
 
 /// The default of `--max-pack-size`: what a pack may unpack to, and the
@@ -447,15 +447,11 @@ fn rederived_report(dir: &Path, manifest: &Manifest, max_bytes: u64) -> Result<(
     let mut limits = manifest.limits.clone();
     limits.max_duration = std::time::Duration::MAX;
     limits.timed_out_in_pack = timed_out_pairs(&recorded);
-    let engine = ScriptEngine::new(&limits, &catalog.preludes);
-    let planned = crate::audit::compile_plan(&catalog, &plan, &engine);
-    let providers = crate::audit::check_providers(&catalog, &plan);
-    let findings = crate::audit::evaluate_plan(&catalog, &planned, &providers, &targets, &limits, &|_, _| {});
-    let today = recorded.run.started_at.date_naive();
-    let results = RunResults::build(&plan, findings, &catalog.severities(), waivers, today);
-    let mut exit_code = crate::results::exit_code(&results, fail_on, recorded.problems.len());
+    let exit_policy = ExitPolicy { fail_on, content_problems: recorded.problems.len() };
+    let verdicts = Verdicts { waivers, today: recorded.run.started_at.date_naive(), exit_policy };
+    let mut results = Judge::compile(&catalog, &plan, &limits).judge(&targets, verdicts, &|_, _| {});
     if recorded.run.history_failed {
-        exit_code = 2;
+        results.mark_history_failed();
     }
     let info = RunInfo {
         id: recorded.run.id.clone(),
@@ -464,8 +460,6 @@ fn rederived_report(dir: &Path, manifest: &Manifest, max_bytes: u64) -> Result<(
         facts_origin: recorded.run.facts_origin.clone(),
         selection: recorded.run.selection.clone(),
         fail_on: recorded.run.fail_on.clone(),
-        exit_code,
-        history_failed: recorded.run.history_failed,
     };
     let mut derived = crate::report::build(&catalog, &plan, &results, &targets, info);
     // See TAKEN_FROM_THE_REPORT.

@@ -6,8 +6,9 @@ use std::path::Path;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::provider::Provider;
+use super::target::TargetFacts;
 use super::{redact, Fact, FactStore};
-use crate::evaluate::TargetFacts;
 
 pub const BUNDLE_VERSION: u32 = 1;
 
@@ -30,7 +31,7 @@ pub struct Bundle {
 #[serde(deny_unknown_fields)]
 pub struct BundleTarget {
     pub name: String,
-    pub provider: String,
+    pub provider: Provider,
     pub facts: Vec<Fact>,
 }
 
@@ -64,7 +65,7 @@ struct BundleView<'a> {
 #[derive(Serialize)]
 struct BundleTargetView<'a> {
     name: &'a str,
-    provider: &'a str,
+    provider: Provider,
     facts: Vec<&'a Fact>,
 }
 
@@ -85,7 +86,7 @@ pub fn write_into(file: &std::fs::File, targets: &[TargetFacts], keep: &dyn Fn(&
             .iter()
             .map(|t| BundleTargetView {
                 name: &t.name,
-                provider: &t.provider,
+                provider: t.provider,
                 facts: t.facts.iter().filter(|fact| keep(fact)).collect(),
             })
             .collect(),
@@ -151,12 +152,11 @@ impl Bundle {
     pub fn into_targets(self) -> Vec<TargetFacts> {
         self.targets
             .into_iter()
-            .map(|t| TargetFacts {
-                name: t.name,
-                provider: t.provider,
+            .map(|t| {
                 // A bundle recorded by an older posture, or written by hand, may hold secrets that host
                 // facts made now never do: they get the same redaction, so none reaches a report.
-                facts: t.facts.into_iter().map(redact::redact_host_fact).collect::<FactStore>(),
+                let facts = t.facts.into_iter().map(redact::redact_host_fact).collect::<FactStore>();
+                TargetFacts::recorded(t.name, t.provider, facts)
             })
             .collect()
     }

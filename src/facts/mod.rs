@@ -6,9 +6,11 @@
 
 pub mod aws;
 pub mod bundle;
+pub mod descriptor;
 pub mod host;
 pub mod provider;
 pub mod redact;
+pub mod target;
 
 use std::collections::BTreeMap;
 use std::fmt;

@@ -1,14 +1,20 @@
 //! The providers posture collects facts from, as a type: for each, its name
 //! (in benchmarks, checks' folders, bundles and reports), the prefix of its
-//! fact keys, its default benchmark and the `--target` that audits it. Every
-//! question "which provider is this?" is answered here, never by matching
-//! strings elsewhere. May import fact keys only.
+//! fact keys, its default benchmark, the `--target` that audits it, and, from
+//! its fact table, which keys exist, their scope and what collecting them
+//! reads. Every question "which provider is this?" or "is this a fact?" is
+//! answered here, never by matching strings elsewhere. May import fact keys,
+//! descriptors and the providers' fact tables (`host::commands`, `aws`).
 
 use std::collections::BTreeSet;
 
-use super::FactKey;
+use super::descriptor::{self, Scope};
+use super::{aws, host, FactKey};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+/// Serialised as its name (bundles, packs); a name posture has no
+/// provider for is refused where it is read, naming the known ones.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(into = "&'static str", try_from = "String")]
 pub enum Provider {
     /// Linux hosts: the local host and hosts over SSH (`host.*` facts).
     Linux,
@@ -49,6 +55,48 @@ impl Provider {
         keys.iter().filter(|key| Provider::of_fact(key) == Some(self)).cloned().collect()
     }
 
+    /// The scope of a fact key's kind, when the key names a fact this
+    /// version collects (a regional kind with or without its region, a
+    /// per-path kind with an absolute path).
+    pub fn scope_of(key: &FactKey) -> Option<Scope> {
+        match Provider::of_fact(key)? {
+            Provider::Linux => {
+                descriptor::find(host::commands::FACTS, key).filter(|row| row.accepts(key)).map(|row| row.scope)
+            }
+            Provider::Aws => descriptor::find(aws::FACTS, key).filter(|row| row.accepts(key)).map(|row| row.scope),
+        }
+    }
+
+    /// Whether `key` names a fact this version collects.
+    pub fn is_known_fact(key: &FactKey) -> bool {
+        Provider::scope_of(key).is_some()
+    }
+
+    /// Whether a declared key is a regional kind, read region by region.
+    pub fn is_regional_kind(key: &FactKey) -> bool {
+        key.param().is_none() && Provider::scope_of(key) == Some(Scope::Regional)
+    }
+
+    /// The commands and file reads collecting `keys` makes on a host, as
+    /// shown to a reader (`explain`, the report's check info).
+    pub fn commands_of_facts<'k>(keys: impl IntoIterator<Item = &'k FactKey>) -> Vec<String> {
+        host::commands::commands_for_facts(keys)
+    }
+
+    /// The AWS API calls collecting `keys` makes, as shown by `explain`.
+    pub fn api_calls_of_facts<'k>(keys: impl IntoIterator<Item = &'k FactKey>) -> Vec<String> {
+        let mut calls: Vec<String> = Vec::new();
+        for key in keys {
+            let Some(row) = descriptor::find(aws::FACTS, key) else { continue };
+            for call in row.how.calls {
+                if !calls.iter().any(|known| known == call) {
+                    calls.push((*call).to_owned());
+                }
+            }
+        }
+        calls
+    }
+
     /// The benchmark audited on this provider's targets when none is named.
     pub fn default_benchmark(self) -> &'static str {
         match self {
@@ -63,6 +111,26 @@ impl Provider {
             Provider::Linux => "local",
             Provider::Aws => "aws",
         }
+    }
+}
+
+impl From<Provider> for &'static str {
+    fn from(provider: Provider) -> Self {
+        provider.name()
+    }
+}
+
+impl TryFrom<String> for Provider {
+    type Error = String;
+
+    fn try_from(name: String) -> Result<Self, String> {
+        Provider::from_name(&name).ok_or_else(|| {
+            let known: Vec<&str> = Provider::ALL.iter().map(|p| p.name()).collect();
+            format!(
+                "provider '{name}' is not one posture has checks for (known: {}): its target would not be judged",
+                known.join(", ")
+            )
+        })
     }
 }
 

@@ -160,8 +160,9 @@ pub struct AuditHistory {
 
 impl AuditHistory {
     /// Before the reports: opens the history (when on) and puts the changes
-    /// since the previous run into `report`. A problem is printed, makes the
-    /// report's exit code 2, and leaves the audit to go on.
+    /// since the previous run into `report`. A problem is printed and marks
+    /// the history failed (the run's exit code becomes 2: see
+    /// `RunResults::mark_history_failed`), and the audit goes on.
     pub fn before_reports(location: Option<&Location>, report: &mut Report) -> Self {
         let Some(location) = location else { return Self { store: None, failed: false } };
         let opened = Store::open(location).and_then(|mut store| {
@@ -176,7 +177,6 @@ impl AuditHistory {
             Err(err) => {
                 eprintln!("posture: history: {}", crate::escape::terminal(&err.to_string()));
                 eprintln!("posture: history: this run is not recorded; the reports are written all the same");
-                report.run.exit_code = 2;
                 Self { store: None, failed: true }
             }
         }

@@ -20,7 +20,7 @@ use chrono::{DateTime, Utc};
 
 use crate::catalog::plan::Plan;
 use crate::catalog::Catalog;
-use crate::evaluate::TargetFacts;
+use crate::facts::target::TargetFacts;
 use crate::facts::FactValue;
 use crate::results::{Counts, RunResults};
 use crate::waivers::WaiverState;
@@ -37,9 +37,6 @@ pub struct RunInfo {
     pub facts_origin: String,
     pub selection: Selection,
     pub fail_on: String,
-    pub exit_code: u8,
-    /// Whether recording the run in the history failed (which makes the exit code 2).
-    pub history_failed: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -74,6 +71,13 @@ fn round4(value: f64) -> f64 {
     (value * 10_000.0).round() / 10_000.0
 }
 
+/// Brings the report's outcome (exit code, history failure) in line with
+/// `results` after they changed: the history could not record the run.
+pub fn settle_outcome(report: &mut Report, results: &RunResults) {
+    report.run.exit_code = results.exit_code();
+    report.run.history_failed = results.history_failed;
+}
+
 /// Builds the report model of a run.
 pub fn build(
     catalog: &Catalog,
@@ -96,7 +100,8 @@ pub fn build(
             let findings: Vec<FindingReport> = control_result
                 .findings
                 .iter()
-                .map(|&index| {
+                .map(|shown| {
+                    let index = shown.index;
                     let f = &results.findings[index];
                     let waiver = control_result.waivers.get(&index).map(|&i| {
                         let waiver = &results.waivers.waivers[i];
@@ -116,7 +121,7 @@ pub fn build(
                         check: f.check_id.clone(),
                         target: f.target.clone(),
                         resource: f.resource.clone(),
-                        status: control_result.status_of(index, f, &results.waivers, results.today),
+                        status: shown.status,
                         waiver,
                         severity: f.severity,
                         message: f.message.clone(),
@@ -206,7 +211,7 @@ pub fn build(
                     references: c.meta.references.clone(),
                     path: c.path.clone(),
                     sha256: c.sha256.clone(),
-                    commands: crate::facts::host::commands::commands_for_facts(&c.meta.facts),
+                    commands: crate::facts::provider::Provider::commands_of_facts(&c.meta.facts),
                 },
             )
         })
@@ -244,11 +249,11 @@ pub fn build(
             }
             Target {
                 name: t.name.clone(),
-                provider: t.provider.clone(),
+                provider: t.provider.name().to_owned(),
                 facts_available: used.len() - unavailable,
                 facts_unavailable: unavailable,
                 controls: Some(counts(&controls)),
-                connection: None,
+                connection: t.connection.as_ref().map(connection),
             }
         })
         .collect();
@@ -263,8 +268,8 @@ pub fn build(
             facts_origin: info.facts_origin,
             selection: info.selection,
             fail_on: info.fail_on,
-            exit_code: info.exit_code,
-            history_failed: info.history_failed,
+            exit_code: results.exit_code(),
+            history_failed: results.history_failed,
         },
         targets: report_targets,
         summary: summary(&results.control_counts, &results.finding_counts),
@@ -295,28 +300,25 @@ pub fn build(
     }
 }
 
-/// Records how each SSH host was reached (by target name) in the report's targets.
-pub fn attach_connections(report: &mut Report, connections: &[(String, crate::target::HostConnection)]) {
-    for (name, connection) in connections {
-        let Some(target) = report.targets.iter_mut().find(|t| &t.name == name) else { continue };
-        target.connection = Some(Connection {
-            transport: "ssh".to_owned(),
-            address: connection.address.clone(),
-            connected: connection.connected,
-            error: connection.error.clone(),
-            round_trips: connection.round_trips,
-            seconds: round4(connection.seconds),
-            commands: connection
-                .commands
-                .iter()
-                .map(|c| CommandRun {
-                    round_trip: c.round_trip,
-                    command: c.command.clone(),
-                    exit_status: c.exit_status,
-                    note: c.note.clone(),
-                })
-                .collect(),
-        });
+/// How an SSH host was reached, as the report records it.
+fn connection(connection: &crate::facts::target::HostConnection) -> Connection {
+    Connection {
+        transport: "ssh".to_owned(),
+        address: connection.address.clone(),
+        connected: connection.connected,
+        error: connection.error.clone(),
+        round_trips: connection.round_trips,
+        seconds: round4(connection.seconds),
+        commands: connection
+            .commands
+            .iter()
+            .map(|c| CommandRun {
+                round_trip: c.round_trip,
+                command: c.command.clone(),
+                exit_status: c.exit_status,
+                note: c.note.clone(),
+            })
+            .collect(),
     }
 }
 

@@ -21,7 +21,7 @@ impl ScriptFacts {
     pub fn from_store<'k>(store: &FactStore, keys: impl IntoIterator<Item = &'k FactKey>) -> Self {
         let mut wanted: std::collections::BTreeSet<&FactKey> = std::collections::BTreeSet::new();
         for key in keys {
-            if crate::facts::aws::is_regional_kind(key) {
+            if crate::facts::provider::Provider::is_regional_kind(key) {
                 // A regional kind stands for its fact in every audited region.
                 wanted.extend(
                     store.iter().map(|fact| &fact.key).filter(|k| k.kind() == key.as_str() && k.param().is_some()),
@@ -120,7 +120,7 @@ impl FactsHandle {
     fn regional(&mut self, kind: &str) -> Result<Dynamic, Box<EvalAltResult>> {
         let kind_key = FactKey::new(kind);
         let mut reads = self.reads.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if !self.declared.contains(&kind_key) || !crate::facts::aws::is_regional_kind(&kind_key) {
+        if !self.declared.contains(&kind_key) || !crate::facts::provider::Provider::is_regional_kind(&kind_key) {
             reads.problems.push(FactProblem::Undeclared { key: kind_key.clone() });
             return Err(runtime_error(format!("'{kind}' is not a regional fact declared in the check's `facts`")));
         }

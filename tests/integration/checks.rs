@@ -40,7 +40,7 @@ fn store_of(case: &Case, declared: &[FactKey]) -> FactStore {
     // A regional kind is given per region in a fixture: `aws.ec2.vpcs:eu-west-1`.
     let mut keys: Vec<FactKey> = Vec::new();
     for key in declared {
-        if posture::facts::aws::is_regional_kind(key) {
+        if posture::facts::provider::Provider::is_regional_kind(key) {
             keys.extend(
                 case.facts
                     .keys()
@@ -194,7 +194,7 @@ fn a_check_with_unavailable_facts_gives_only_errors() {
         // A region that could not be read must show as a problem, whatever else the script said.
         let region_reported =
             outcome.fact_problems.iter().any(|p| matches!(p, posture::script::FactProblem::RegionUnavailable { .. }));
-        let only_regional = check.meta.facts.iter().all(posture::facts::aws::is_regional_kind);
+        let only_regional = check.meta.facts.iter().all(posture::facts::provider::Provider::is_regional_kind);
         if only_regional && !region_reported && outcome.failure.is_none() {
             problems.push(format!("{id}: a region whose facts are unavailable was not reported"));
         }

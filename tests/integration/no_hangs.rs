@@ -231,7 +231,7 @@ fn an_audit_that_judges_nothing_exits_2_with_the_reason() {
     };
     let cases: [(&[&str], &str); 5] = [
         (&["--facts", "empty.json"], "holds no target: nothing would be judged"),
-        (&["--facts", "windows.json"], "target 'box' is of provider 'windows'"),
+        (&["--facts", "windows.json"], "provider 'windows' is not one posture has checks for (known: linux, aws)"),
         (&["--facts", "facts.json", "--benchmark", "hang-bench", "--skip", "*"], "excludes every selected control"),
         (&["--facts", "facts.json", "--benchmark", "empty-bench"], "define no control: nothing would be judged"),
         (&["--facts", "facts.json", "--benchmark", "hang-bench", "--controls", "9.*"], "select no control"),

@@ -38,7 +38,9 @@ use serde_json::{json, Value};
 use tokio::sync::Semaphore;
 use tokio::task::JoinHandle;
 
-use super::{ec2, sts, GLOBAL_FACT_KEYS, REGIONAL_FACT_KINDS};
+use super::kinds::Collector;
+use super::{ec2, sts, AwsCalls, FACTS};
+use crate::facts::descriptor::{self, FactDescriptor, Scope};
 use crate::facts::{Fact, FactKey, FactSource};
 
 /// Fact tasks (one per fact) running at once for one account.
@@ -91,20 +93,17 @@ pub async fn collect(target: &AwsTarget, keys: &BTreeSet<FactKey>) -> Vec<Fact> 
         if Provider::of_fact(key) != Some(Provider::Aws) {
             continue;
         }
-        match key.param() {
-            None if GLOBAL_FACT_KEYS.contains(&key.as_str()) => {
-                wanted.insert(key.clone(), Wanted::Global(key.as_str().to_string()));
-            }
-            None if REGIONAL_FACT_KINDS.contains(&key.as_str()) => {
+        let row = descriptor::find(FACTS, key).filter(|row| row.accepts(key));
+        match (row, key.param()) {
+            (Some(row), None) if row.scope == Scope::Regional => {
                 for region in &target.regions {
-                    let regional = FactKey::new(format!("{key}:{region}"));
-                    wanted.insert(regional, Wanted::Regional(key.as_str().to_string(), region.clone()));
+                    wanted.insert(FactKey::new(format!("{key}:{region}")), Wanted::Kind(row, Some(region.clone())));
                 }
             }
-            Some(region) if super::is_known_fact(key) => {
-                wanted.insert(key.clone(), Wanted::Regional(key.kind().to_string(), region.to_string()));
+            (Some(row), region) => {
+                wanted.insert(key.clone(), Wanted::Kind(row, region.map(str::to_owned)));
             }
-            _ => {
+            (None, _) => {
                 wanted.insert(key.clone(), Wanted::Unknown);
             }
         }
@@ -113,13 +112,16 @@ pub async fn collect(target: &AwsTarget, keys: &BTreeSet<FactKey>) -> Vec<Fact> 
     let mut facts = Vec::with_capacity(wanted.len());
     let mut pending = Vec::new();
     for (key, want) in wanted {
-        let planned = match &want {
-            Wanted::Global(name) if name == "aws.account" => {
-                facts.push(Fact::available(key, account_value(target), account_source()));
-                continue;
-            }
-            Wanted::Global(name) => plan_global(&ctx, name),
-            Wanted::Regional(kind, region) => plan_regional(&ctx, kind, region),
+        let planned = match want {
+            Wanted::Kind(row, region) => match (&row.how.collector, region) {
+                (Collector::Account, _) => {
+                    facts.push(Fact::available(key, account_value(target), account_source()));
+                    continue;
+                }
+                (Collector::Global(plan), _) => plan(&ctx, row.kind),
+                (Collector::Regional(plan), Some(region)) => plan(&ctx, row.kind, &region),
+                (Collector::Regional(_), None) => None,
+            },
             Wanted::Unknown => None,
         };
         match planned {
@@ -188,8 +190,8 @@ pub fn partition_of_arn(arn: &str) -> String {
 }
 
 enum Wanted {
-    Global(String),
-    Regional(String, String),
+    /// A kind's fact, in a region for a regional kind.
+    Kind(&'static FactDescriptor<AwsCalls>, Option<String>),
     Unknown,
 }
 
@@ -213,32 +215,6 @@ impl Planned {
         let source =
             FactSource::Api { service: service.into(), operation: operation.into(), region: region.map(String::from) };
         Self { source, future: Box::pin(future) }
-    }
-}
-
-fn plan_global(ctx: &Arc<Ctx>, key: &str) -> Option<Planned> {
-    match key.split('.').nth(1) {
-        Some("iam") => super::iam::plan(ctx, key),
-        Some("s3") | Some("s3control") => super::s3::plan(ctx, key),
-        _ => None,
-    }
-}
-
-fn plan_regional(ctx: &Arc<Ctx>, kind: &str, region: &str) -> Option<Planned> {
-    match kind.split('.').nth(1) {
-        Some("cloudtrail") => super::cloudtrail::plan(ctx, kind, region),
-        Some("config") => super::config::plan(ctx, kind, region),
-        Some("kms") => super::kms::plan(ctx, kind, region),
-        Some("ec2") => ec2::plan(ctx, kind, region),
-        Some("logs") => super::logs::plan(ctx, kind, region),
-        Some("cloudwatch") => super::cloudwatch::plan(ctx, kind, region),
-        Some("sns") => super::sns::plan(ctx, kind, region),
-        Some("rds") => super::rds::plan(ctx, kind, region),
-        Some("efs") => super::efs::plan(ctx, kind, region),
-        Some("accessanalyzer") => super::accessanalyzer::plan(ctx, kind, region),
-        Some("securityhub") => super::securityhub::plan(ctx, kind, region),
-        Some("elbv2") => super::elbv2::plan(ctx, kind, region),
-        _ => None,
     }
 }
 

@@ -289,7 +289,7 @@ impl Transport for Replay<'_> {
 mod tests {
     use super::*;
     use crate::facts::host::fake::FakeTransport;
-    use crate::facts::host::{collect, HOST_FACT_KEYS};
+    use crate::facts::host::{collect, whole_host_kinds};
     use crate::facts::FactValue;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -358,7 +358,7 @@ mod tests {
 
     #[test]
     fn rounds_give_the_same_facts_as_direct_collection() {
-        let mut names: Vec<&str> = HOST_FACT_KEYS.to_vec();
+        let mut names: Vec<&str> = whole_host_kinds();
         names.extend(["host.file:/etc/passwd", "host.file:/etc/missing", "host.text:/etc/os-release"]);
         let requested = keys(&names);
         let direct = collect(&host(), &requested);

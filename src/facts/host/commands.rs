@@ -1,5 +1,7 @@
-//! The commands host facts may run: one table, [`FACT_COMMANDS`], per fact
-//! kind. It is the single declaration of what posture executes on a host:
+//! The host fact kinds: one table, [`FACTS`], a row per kind (scope, the
+//! commands and file access it may use, whether it needs root, its
+//! collector). It is the single declaration of which host facts exist and
+//! of what posture executes on a host:
 //!
 //! - every collector runs through a wrapper that refuses a program or a kind
 //!   of access its fact kind does not declare here (an internal error
@@ -15,7 +17,10 @@
 //! `--sudo`, the commands of the kinds that need root are prefixed with
 //! `sudo -n`.
 
-use super::{os, packages, probe::command_line, services, sshd, sysctl};
+use super::files::{self, OwnerNames};
+use super::probe::{command_line, Collected, Probe};
+use super::{accounts, kernel_modules, logging, mounts, os, packages, pam, services, sshd, sudoers, sysctl};
+use crate::facts::descriptor::{self, FactDescriptor, Scope};
 use crate::facts::FactKey;
 
 /// A way a collector reads a host besides running a program, and the one
@@ -67,89 +72,227 @@ impl Access {
 /// The depth of the one walk collectors do (the kernel's module tree).
 pub const WALK_MAX_DEPTH: usize = super::kernel_modules::MAX_WALK_DEPTH + 1;
 
-/// What one fact kind may run on a host.
+/// What a host fact kind reads and the code that collects it.
 #[derive(Debug)]
-pub struct FactCommands {
-    pub kind: &'static str,
+pub struct HostReads {
     /// Programs with their exact arguments.
     pub programs: &'static [(&'static str, &'static [&'static str])],
     /// How it reads files and directories.
     pub access: &'static [Access],
-    /// Whether it needs root to be complete (with `--sudo`, run through `sudo -n`).
-    pub needs_root: bool,
+    pub(super) collector: Collector,
+}
+
+/// The collector of a host fact kind.
+#[derive(Debug)]
+pub(super) enum Collector {
+    /// A fact of the whole host.
+    Whole(fn(&mut Probe<'_>) -> Collected),
+    /// A fact of one absolute path (owner names for file facts).
+    Path(fn(&mut Probe<'_>, &OwnerNames<'_>, &str) -> Collected),
 }
 
 use Access::{ListDir, ReadFile, Stat, Walk};
+use Collector::{Path, Whole};
+use Scope::{Global, PerPath};
 
-/// Every host fact kind and what it may run. Keep in step with the
-/// collectors: a collector asking for anything else gets an internal error,
-/// and a test collects every kind to prove the table complete.
-pub const FACT_COMMANDS: &[FactCommands] = &[
-    FactCommands { kind: "host.os", programs: &[("uname", os::UNAME_ARGS)], access: &[ReadFile], needs_root: false },
-    FactCommands { kind: "host.sysctl", programs: &[("sysctl", sysctl::SYSCTL_ARGS)], access: &[], needs_root: true },
-    FactCommands { kind: "host.sysctl_persistent", programs: &[], access: &[ListDir, ReadFile], needs_root: false },
-    FactCommands { kind: "host.kernel_modules", programs: &[], access: &[ReadFile, Walk, ListDir], needs_root: false },
-    FactCommands { kind: "host.mounts", programs: &[], access: &[ReadFile], needs_root: false },
-    FactCommands {
-        kind: "host.packages",
-        programs: &[("dpkg-query", packages::DPKG_ARGS), ("rpm", packages::RPM_ARGS)],
-        access: &[],
+/// Every host fact kind: its scope, what it may run and read, whether it
+/// needs root (with `--sudo`, run through `sudo -n`), and its collector.
+/// A collector asking for anything its row does not declare gets an
+/// internal error, and a test collects every kind to prove the rows
+/// complete. Adding a host fact kind is one row here plus its collector.
+pub const FACTS: &[FactDescriptor<HostReads>] = &[
+    FactDescriptor {
+        kind: "host.os",
+        scope: Global,
         needs_root: false,
+        how: HostReads { programs: &[("uname", os::UNAME_ARGS)], access: &[ReadFile], collector: Whole(os::collect) },
     },
-    FactCommands {
-        kind: "host.services",
-        programs: &[("systemctl", services::UNIT_FILE_ARGS), ("systemctl", services::UNIT_ARGS)],
-        access: &[Stat],
-        needs_root: false,
-    },
-    FactCommands { kind: "host.users", programs: &[], access: &[ReadFile], needs_root: false },
-    FactCommands { kind: "host.shadow", programs: &[], access: &[ReadFile], needs_root: true },
-    FactCommands { kind: "host.groups", programs: &[], access: &[ReadFile], needs_root: false },
-    FactCommands { kind: "host.login_defs", programs: &[], access: &[ReadFile], needs_root: false },
-    FactCommands { kind: "host.useradd_defaults", programs: &[], access: &[ReadFile], needs_root: false },
-    FactCommands { kind: "host.pam", programs: &[], access: &[ListDir, Stat, ReadFile], needs_root: false },
-    FactCommands { kind: "host.pwquality", programs: &[], access: &[ListDir, ReadFile], needs_root: false },
-    FactCommands { kind: "host.faillock", programs: &[], access: &[ReadFile], needs_root: false },
-    FactCommands { kind: "host.pwhistory", programs: &[], access: &[ReadFile], needs_root: false },
-    FactCommands { kind: "host.limits", programs: &[], access: &[ListDir, ReadFile], needs_root: false },
-    FactCommands {
-        kind: "host.sshd",
-        programs: &[(sshd::SSHD_BINARY, sshd::SSHD_T_ARGS)],
-        access: &[Stat, ReadFile, ListDir],
+    FactDescriptor {
+        kind: "host.sysctl",
+        scope: Global,
         needs_root: true,
+        how: HostReads {
+            programs: &[("sysctl", sysctl::SYSCTL_ARGS)],
+            access: &[],
+            collector: Whole(sysctl::collect_runtime),
+        },
     },
-    FactCommands { kind: "host.sudoers", programs: &[], access: &[ReadFile, ListDir], needs_root: true },
-    FactCommands { kind: "host.journald", programs: &[], access: &[ListDir, ReadFile], needs_root: false },
-    FactCommands { kind: "host.rsyslog", programs: &[], access: &[ReadFile, ListDir], needs_root: false },
-    FactCommands { kind: "host.auditd", programs: &[], access: &[ReadFile], needs_root: true },
+    FactDescriptor {
+        kind: "host.sysctl_persistent",
+        scope: Global,
+        needs_root: false,
+        how: HostReads { programs: &[], access: &[ListDir, ReadFile], collector: Whole(sysctl::collect_persistent) },
+    },
+    FactDescriptor {
+        kind: "host.kernel_modules",
+        scope: Global,
+        needs_root: false,
+        how: HostReads { programs: &[], access: &[ReadFile, Walk, ListDir], collector: Whole(kernel_modules::collect) },
+    },
+    FactDescriptor {
+        kind: "host.mounts",
+        scope: Global,
+        needs_root: false,
+        how: HostReads { programs: &[], access: &[ReadFile], collector: Whole(mounts::collect) },
+    },
+    FactDescriptor {
+        kind: "host.packages",
+        scope: Global,
+        needs_root: false,
+        how: HostReads {
+            programs: &[("dpkg-query", packages::DPKG_ARGS), ("rpm", packages::RPM_ARGS)],
+            access: &[],
+            collector: Whole(packages::collect),
+        },
+    },
+    FactDescriptor {
+        kind: "host.services",
+        scope: Global,
+        needs_root: false,
+        how: HostReads {
+            programs: &[("systemctl", services::UNIT_FILE_ARGS), ("systemctl", services::UNIT_ARGS)],
+            access: &[Stat],
+            collector: Whole(services::collect),
+        },
+    },
+    FactDescriptor {
+        kind: "host.users",
+        scope: Global,
+        needs_root: false,
+        how: HostReads { programs: &[], access: &[ReadFile], collector: Whole(accounts::collect_users) },
+    },
+    FactDescriptor {
+        kind: "host.shadow",
+        scope: Global,
+        needs_root: true,
+        how: HostReads { programs: &[], access: &[ReadFile], collector: Whole(accounts::collect_shadow) },
+    },
+    FactDescriptor {
+        kind: "host.groups",
+        scope: Global,
+        needs_root: false,
+        how: HostReads { programs: &[], access: &[ReadFile], collector: Whole(accounts::collect_groups) },
+    },
+    FactDescriptor {
+        kind: "host.login_defs",
+        scope: Global,
+        needs_root: false,
+        how: HostReads { programs: &[], access: &[ReadFile], collector: Whole(accounts::collect_login_defs) },
+    },
+    FactDescriptor {
+        kind: "host.useradd_defaults",
+        scope: Global,
+        needs_root: false,
+        how: HostReads { programs: &[], access: &[ReadFile], collector: Whole(accounts::collect_useradd_defaults) },
+    },
+    FactDescriptor {
+        kind: "host.pam",
+        scope: Global,
+        needs_root: false,
+        how: HostReads { programs: &[], access: &[ListDir, Stat, ReadFile], collector: Whole(pam::collect_pam) },
+    },
+    FactDescriptor {
+        kind: "host.pwquality",
+        scope: Global,
+        needs_root: false,
+        how: HostReads { programs: &[], access: &[ListDir, ReadFile], collector: Whole(pam::collect_pwquality) },
+    },
+    FactDescriptor {
+        kind: "host.faillock",
+        scope: Global,
+        needs_root: false,
+        how: HostReads { programs: &[], access: &[ReadFile], collector: Whole(pam::collect_faillock) },
+    },
+    FactDescriptor {
+        kind: "host.pwhistory",
+        scope: Global,
+        needs_root: false,
+        how: HostReads { programs: &[], access: &[ReadFile], collector: Whole(pam::collect_pwhistory) },
+    },
+    FactDescriptor {
+        kind: "host.limits",
+        scope: Global,
+        needs_root: false,
+        how: HostReads { programs: &[], access: &[ListDir, ReadFile], collector: Whole(pam::collect_limits) },
+    },
+    FactDescriptor {
+        kind: "host.sshd",
+        scope: Global,
+        needs_root: true,
+        how: HostReads {
+            programs: &[(sshd::SSHD_BINARY, sshd::SSHD_T_ARGS)],
+            access: &[Stat, ReadFile, ListDir],
+            collector: Whole(sshd::collect),
+        },
+    },
+    FactDescriptor {
+        kind: "host.sudoers",
+        scope: Global,
+        needs_root: true,
+        how: HostReads { programs: &[], access: &[ReadFile, ListDir], collector: Whole(sudoers::collect) },
+    },
+    FactDescriptor {
+        kind: "host.journald",
+        scope: Global,
+        needs_root: false,
+        how: HostReads { programs: &[], access: &[ListDir, ReadFile], collector: Whole(logging::collect_journald) },
+    },
+    FactDescriptor {
+        kind: "host.rsyslog",
+        scope: Global,
+        needs_root: false,
+        how: HostReads { programs: &[], access: &[ReadFile, ListDir], collector: Whole(logging::collect_rsyslog) },
+    },
+    FactDescriptor {
+        kind: "host.auditd",
+        scope: Global,
+        needs_root: true,
+        how: HostReads { programs: &[], access: &[ReadFile], collector: Whole(logging::collect_auditd) },
+    },
     // Owner and group names come from /etc/passwd and /etc/group.
-    FactCommands { kind: "host.file", programs: &[], access: &[Stat, ReadFile], needs_root: false },
-    FactCommands { kind: "host.text", programs: &[], access: &[Stat, ReadFile], needs_root: false },
+    FactDescriptor {
+        kind: "host.file",
+        scope: PerPath,
+        needs_root: false,
+        how: HostReads { programs: &[], access: &[Stat, ReadFile], collector: Path(files::collect_file) },
+    },
+    FactDescriptor {
+        kind: "host.text",
+        scope: PerPath,
+        needs_root: false,
+        how: HostReads { programs: &[], access: &[Stat, ReadFile], collector: Path(files::collect_text) },
+    },
 ];
 
-/// The declaration of a fact kind (`host.file` for `host.file:/etc/passwd`).
-pub fn declared(kind: &str) -> Option<&'static FactCommands> {
-    FACT_COMMANDS.iter().find(|entry| entry.kind == kind)
+/// The row of a fact kind (`host.file` for `host.file:/etc/passwd`).
+pub fn declared(kind: &str) -> Option<&'static FactDescriptor<HostReads>> {
+    FACTS.iter().find(|row| row.kind == kind)
+}
+
+/// Whether `key` names a host fact this version collects: a global kind
+/// without parameter, `host.file:`/`host.text:` with an absolute path.
+pub fn is_known_fact(key: &FactKey) -> bool {
+    descriptor::find(FACTS, key).is_some_and(|row| row.accepts(key))
 }
 
 /// Whether fact kind `kind` may run `program` with exactly `args`.
 pub fn declares_program(kind: &str, program: &str, args: &[&str]) -> bool {
-    declared(kind).is_some_and(|entry| entry.programs.iter().any(|(p, a)| *p == program && *a == args))
+    declared(kind).is_some_and(|row| row.how.programs.iter().any(|(p, a)| *p == program && *a == args))
 }
 
 /// Whether fact kind `kind` may read the host this way.
 pub fn declares_access(kind: &str, access: Access) -> bool {
-    declared(kind).is_some_and(|entry| entry.access.contains(&access))
+    declared(kind).is_some_and(|row| row.how.access.contains(&access))
 }
 
 /// Whether any fact kind may run `program` with exactly `args`.
 pub fn is_declared_program(program: &str, args: &[&str]) -> bool {
-    FACT_COMMANDS.iter().any(|entry| entry.programs.iter().any(|(p, a)| *p == program && *a == args))
+    FACTS.iter().any(|row| row.how.programs.iter().any(|(p, a)| *p == program && *a == args))
 }
 
 /// Whether fact kind `kind` needs root (and gets `sudo -n` with `--sudo`).
 pub fn needs_root(kind: &str) -> bool {
-    declared(kind).is_some_and(|entry| entry.needs_root)
+    declared(kind).is_some_and(|row| row.needs_root)
 }
 
 /// The commands facts `keys` may run on a host, as shown to a reader: the
@@ -167,10 +310,10 @@ pub fn commands_for_facts<'k>(keys: impl IntoIterator<Item = &'k FactKey>) -> Ve
     for key in keys {
         let Some(entry) = declared(key.kind()) else { continue };
         let root = if entry.needs_root { " (needs root)" } else { "" };
-        for (program, args) in entry.programs {
+        for (program, args) in entry.how.programs {
             push(&mut programs, format!("{}{root}", command_line(program, args)));
         }
-        for access in entry.access {
+        for access in entry.how.access {
             match (key.param(), access) {
                 (Some(_), ReadFile) if key.kind() == "host.file" => {
                     push(&mut reads, ReadFile.command_line("/etc/passwd"));
@@ -195,14 +338,20 @@ pub fn commands_for_facts<'k>(keys: impl IntoIterator<Item = &'k FactKey>) -> Ve
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::facts::host::{HOST_FACT_KEYS, HOST_PATH_FACT_KINDS};
 
     #[test]
-    fn every_host_fact_kind_is_declared_once() {
-        for kind in HOST_FACT_KEYS.iter().chain(HOST_PATH_FACT_KINDS) {
-            assert_eq!(FACT_COMMANDS.iter().filter(|entry| entry.kind == *kind).count(), 1, "{kind}");
+    fn every_host_fact_kind_is_declared_once_and_keys_follow_the_scope() {
+        for row in FACTS {
+            assert_eq!(FACTS.iter().filter(|other| other.kind == row.kind).count(), 1, "{}", row.kind);
+            assert!(row.kind.starts_with("host."), "{}", row.kind);
+            let per_path = matches!(row.how.collector, Collector::Path(_));
+            assert_eq!(per_path, row.scope == Scope::PerPath, "{}", row.kind);
         }
-        assert_eq!(FACT_COMMANDS.len(), HOST_FACT_KEYS.len() + HOST_PATH_FACT_KINDS.len());
+        assert!(is_known_fact(&FactKey::new("host.sshd")));
+        assert!(is_known_fact(&FactKey::new("host.file:/etc/passwd")));
+        assert!(!is_known_fact(&FactKey::new("host.file")));
+        assert!(!is_known_fact(&FactKey::new("host.sshd:/etc/ssh")));
+        assert!(!is_known_fact(&FactKey::new("aws.s3.buckets")));
     }
 
     #[test]

@@ -1,13 +1,16 @@
 //! Per-path facts: `host.file:<path>` (type, mode and owner of a path) and
 //! `host.text:<path>` (the content of a non-secret text file).
 
+use std::collections::BTreeMap;
+use std::sync::OnceLock;
+
 use serde_json::json;
 
 use crate::facts::redact;
 
 use super::probe::{Collected, Probe, Unavailable};
 use super::text::normalize_path;
-use super::{FileKind, OwnerNames, TransportError};
+use super::{accounts, text, FileKind, Transport, TransportError};
 
 /// Content beyond this is cut off (`truncated` says so): facts are evidence,
 /// not backups.
@@ -35,7 +38,7 @@ pub(super) fn format_mode(mode: u32) -> String {
     format!("{:04o}", mode & 0o7777)
 }
 
-pub(super) fn collect_text(probe: &mut Probe<'_>, path: &str) -> Collected {
+pub(super) fn collect_text(probe: &mut Probe<'_>, _owner_names: &OwnerNames<'_>, path: &str) -> Collected {
     let normalized = normalize_path(path);
     if is_secret_path(&normalized) {
         return Err(Unavailable::new(format!(
@@ -96,6 +99,41 @@ pub(super) fn is_secret_path(normalized: &str) -> bool {
         || name == "chap-secrets"
         || name == "pap-secrets"
         || normalized.split('/').any(|component| component == ".ssh")
+}
+
+/// User and group names by id, read from `/etc/passwd` and `/etc/group` at
+/// most once per collection of a host, because every `host.file:` fact needs them.
+pub(super) struct OwnerNames<'t> {
+    transport: &'t dyn Transport,
+    users: OnceLock<BTreeMap<u32, String>>,
+    groups: OnceLock<BTreeMap<u32, String>>,
+}
+
+impl<'t> OwnerNames<'t> {
+    pub(super) fn new(transport: &'t dyn Transport) -> Self {
+        Self { transport, users: OnceLock::new(), groups: OnceLock::new() }
+    }
+
+    /// The user name of `uid`, or the number as a string when unknown.
+    pub(super) fn user(&self, uid: u32) -> String {
+        let users = self.users.get_or_init(|| self.names_by_id("/etc/passwd"));
+        users.get(&uid).cloned().unwrap_or_else(|| uid.to_string())
+    }
+
+    /// The group name of `gid`, or the number as a string when unknown.
+    pub(super) fn group(&self, gid: u32) -> String {
+        let groups = self.groups.get_or_init(|| self.names_by_id("/etc/group"));
+        groups.get(&gid).cloned().unwrap_or_else(|| gid.to_string())
+    }
+
+    /// An unreadable file gives an empty map: owners then show as numbers,
+    /// which the fact documents, rather than failing every file fact.
+    fn names_by_id(&self, path: &str) -> BTreeMap<u32, String> {
+        match self.transport.read_file(path) {
+            Ok(Some(bytes)) => accounts::names_by_id(&text::decode(&bytes)),
+            Ok(None) | Err(_) => BTreeMap::new(),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -175,7 +213,8 @@ mod tests {
     #[test]
     fn other_secrets_in_text_are_redacted_not_refused() {
         let transport = FakeTransport::new().file("/etc/app.conf", "user=app\npassword=Hunter2\n");
-        let mut fact = collect_text(&mut Probe::new(&transport), "/etc/app.conf").unwrap();
+        let mut fact =
+            collect_text(&mut Probe::new(&transport), &OwnerNames::new(&transport), "/etc/app.conf").unwrap();
         redact::redact_value(&mut fact);
         assert_eq!(fact["content"], "user=app\npassword=<redacted:credential-assignment>\n");
     }
@@ -186,7 +225,9 @@ mod tests {
             .file("/etc/shadow", "root:$y$j9T$Vf8Z5l0qJm1NSxhW4Gm2b/$Zq8u0dU3dFJ1nNQYvI6mA7:19800:0:99999:7:::\n")
             .file("/tmp/innocent", "root:$y$j9T$Vf8Z5l0qJm1NSxhW4Gm2b/$Zq8u0dU3dFJ1nNQYvI6mA7:19800:0:99999:7:::\n");
         for path in ["/etc/shadow", "/tmp/innocent"] {
-            let reason = collect_text(&mut Probe::new(&transport), path).unwrap_err().into_reason();
+            let reason = collect_text(&mut Probe::new(&transport), &OwnerNames::new(&transport), path)
+                .unwrap_err()
+                .into_reason();
             assert!(reason.contains("refuses"), "{reason}");
             assert!(!reason.contains("Vf8Z5l0q"), "{reason}");
         }
@@ -197,17 +238,18 @@ mod tests {
         let long = "x".repeat(MAX_TEXT_BYTES + 10);
         let transport = FakeTransport::new().file("/etc/issue.net", "Authorized uses only.\n").file("/etc/long", &long);
         assert_eq!(
-            collect_text(&mut Probe::new(&transport), "/etc/issue.net").unwrap(),
+            collect_text(&mut Probe::new(&transport), &OwnerNames::new(&transport), "/etc/issue.net").unwrap(),
             json!({ "path": "/etc/issue.net", "exists": true, "content": "Authorized uses only.\n", "truncated": false })
         );
-        let value = collect_text(&mut Probe::new(&transport), "/etc/long").unwrap();
+        let value = collect_text(&mut Probe::new(&transport), &OwnerNames::new(&transport), "/etc/long").unwrap();
         assert_eq!(value["truncated"], true);
         assert_eq!(value["content"].as_str().map(str::len), Some(MAX_TEXT_BYTES));
         assert_eq!(
-            collect_text(&mut Probe::new(&transport), "/etc/motd").unwrap(),
+            collect_text(&mut Probe::new(&transport), &OwnerNames::new(&transport), "/etc/motd").unwrap(),
             json!({ "path": "/etc/motd", "exists": false, "content": null, "truncated": false })
         );
-        let reason = collect_text(&mut Probe::new(&transport), "/etc").unwrap_err().into_reason();
+        let reason =
+            collect_text(&mut Probe::new(&transport), &OwnerNames::new(&transport), "/etc").unwrap_err().into_reason();
         assert_eq!(reason, "/etc is a directory, not a regular file");
     }
 
@@ -235,7 +277,9 @@ mod tests {
     #[test]
     fn unreadable_text_is_unavailable_with_the_path() {
         let transport = FakeTransport::new().file("/etc/issue", "x").denied("/etc/issue");
-        let reason = collect_text(&mut Probe::new(&transport), "/etc/issue").unwrap_err().into_reason();
+        let reason = collect_text(&mut Probe::new(&transport), &OwnerNames::new(&transport), "/etc/issue")
+            .unwrap_err()
+            .into_reason();
         assert_eq!(reason, "/etc/issue: permission denied");
     }
 }

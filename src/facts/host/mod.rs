@@ -30,14 +30,16 @@ mod text;
 #[cfg(test)]
 mod fake;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::io;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::OnceLock;
 
 use rayon::prelude::*;
 
 use super::{redact, Fact, FactKey};
+use crate::facts::descriptor::Scope;
+use commands::Collector;
+use files::OwnerNames;
 use probe::{Collected, Probe, Unavailable};
 
 pub use batch::{DirEntry, Op, OpOutput, Request};
@@ -249,44 +251,13 @@ impl TransportError {
     }
 }
 
-/// Every host fact key without a parameter.
-pub const HOST_FACT_KEYS: &[&str] = &[
-    "host.os",
-    "host.sysctl",
-    "host.sysctl_persistent",
-    "host.kernel_modules",
-    "host.mounts",
-    "host.packages",
-    "host.services",
-    "host.users",
-    "host.shadow",
-    "host.groups",
-    "host.login_defs",
-    "host.useradd_defaults",
-    "host.pam",
-    "host.pwquality",
-    "host.faillock",
-    "host.pwhistory",
-    "host.limits",
-    "host.sshd",
-    "host.sudoers",
-    "host.journald",
-    "host.rsyslog",
-    "host.auditd",
-];
+pub use commands::is_known_fact;
 
-/// Host fact kinds that take an absolute path parameter (`host.file:/etc/passwd`).
-pub const HOST_PATH_FACT_KINDS: &[&str] = &["host.file", "host.text"];
-
-/// Whether `key` names a host fact that [`collect`] knows how to collect.
-///
-/// `host.file:` and `host.text:` need an absolute path parameter; the other
-/// keys take no parameter.
-pub fn is_known_fact(key: &FactKey) -> bool {
-    match key.param() {
-        None => HOST_FACT_KEYS.contains(&key.as_str()),
-        Some(path) => HOST_PATH_FACT_KINDS.contains(&key.kind()) && path.starts_with('/'),
-    }
+/// The host fact kinds without a parameter (every kind but `host.file` and
+/// `host.text`), for tests that collect everything.
+#[cfg(test)]
+pub(crate) fn whole_host_kinds() -> Vec<&'static str> {
+    commands::FACTS.iter().filter(|row| row.scope == Scope::Global).map(|row| row.kind).collect()
 }
 
 /// Collect `keys` from the host behind `transport`: exactly one [`Fact`] per
@@ -390,75 +361,16 @@ fn collect_one(transport: &dyn Transport, owner_names: &OwnerNames<'_>, key: &Fa
 }
 
 fn collect_value(probe: &mut Probe<'_>, owner_names: &OwnerNames<'_>, key: &FactKey) -> Collected {
-    if !is_known_fact(key) {
-        return Err(Unavailable::new(match key.kind() {
-            kind if HOST_PATH_FACT_KINDS.contains(&kind) => {
-                format!("unknown fact key `{key}`: {kind} needs an absolute path, e.g. `{kind}:/etc/passwd`")
+    let row = commands::declared(key.kind()).filter(|row| row.accepts(key));
+    match (row.map(|row| &row.how.collector), key.param()) {
+        (Some(Collector::Whole(collect)), _) => collect(probe),
+        (Some(Collector::Path(collect)), Some(path)) => collect(probe, owner_names, path),
+        _ => Err(Unavailable::new(match commands::declared(key.kind()) {
+            Some(row) if row.scope == Scope::PerPath => {
+                format!("unknown fact key `{key}`: {0} needs an absolute path, e.g. `{0}:/etc/passwd`", row.kind)
             }
             _ => format!("unknown fact key `{key}`"),
-        }));
-    }
-    match (key.kind(), key.param()) {
-        ("host.file", Some(path)) => files::collect_file(probe, owner_names, path),
-        ("host.text", Some(path)) => files::collect_text(probe, path),
-        ("host.os", _) => os::collect(probe),
-        ("host.sysctl", _) => sysctl::collect_runtime(probe),
-        ("host.sysctl_persistent", _) => sysctl::collect_persistent(probe),
-        ("host.kernel_modules", _) => kernel_modules::collect(probe),
-        ("host.mounts", _) => mounts::collect(probe),
-        ("host.packages", _) => packages::collect(probe),
-        ("host.services", _) => services::collect(probe),
-        ("host.users", _) => accounts::collect_users(probe),
-        ("host.shadow", _) => accounts::collect_shadow(probe),
-        ("host.groups", _) => accounts::collect_groups(probe),
-        ("host.login_defs", _) => accounts::collect_login_defs(probe),
-        ("host.useradd_defaults", _) => accounts::collect_useradd_defaults(probe),
-        ("host.pam", _) => pam::collect_pam(probe),
-        ("host.pwquality", _) => pam::collect_pwquality(probe),
-        ("host.faillock", _) => pam::collect_faillock(probe),
-        ("host.pwhistory", _) => pam::collect_pwhistory(probe),
-        ("host.limits", _) => pam::collect_limits(probe),
-        ("host.sshd", _) => sshd::collect(probe),
-        ("host.sudoers", _) => sudoers::collect(probe),
-        ("host.journald", _) => logging::collect_journald(probe),
-        ("host.rsyslog", _) => logging::collect_rsyslog(probe),
-        ("host.auditd", _) => logging::collect_auditd(probe),
-        _ => Err(Unavailable::new(format!("unknown fact key `{key}`"))),
-    }
-}
-
-/// User and group names by id, read from `/etc/passwd` and `/etc/group` at
-/// most once per [`collect`] call, because every `host.file:` fact needs them.
-struct OwnerNames<'t> {
-    transport: &'t dyn Transport,
-    users: OnceLock<BTreeMap<u32, String>>,
-    groups: OnceLock<BTreeMap<u32, String>>,
-}
-
-impl<'t> OwnerNames<'t> {
-    fn new(transport: &'t dyn Transport) -> Self {
-        Self { transport, users: OnceLock::new(), groups: OnceLock::new() }
-    }
-
-    /// The user name of `uid`, or the number as a string when unknown.
-    fn user(&self, uid: u32) -> String {
-        let users = self.users.get_or_init(|| self.names_by_id("/etc/passwd"));
-        users.get(&uid).cloned().unwrap_or_else(|| uid.to_string())
-    }
-
-    /// The group name of `gid`, or the number as a string when unknown.
-    fn group(&self, gid: u32) -> String {
-        let groups = self.groups.get_or_init(|| self.names_by_id("/etc/group"));
-        groups.get(&gid).cloned().unwrap_or_else(|| gid.to_string())
-    }
-
-    /// An unreadable file gives an empty map: owners then show as numbers,
-    /// which the fact documents, rather than failing every file fact.
-    fn names_by_id(&self, path: &str) -> BTreeMap<u32, String> {
-        match self.transport.read_file(path) {
-            Ok(Some(bytes)) => accounts::names_by_id(&text::decode(&bytes)),
-            Ok(None) | Err(_) => BTreeMap::new(),
-        }
+        })),
     }
 }
 
@@ -547,7 +459,7 @@ mod tests {
     /// requested key gives exactly one fact, and nothing panics.
     #[test]
     fn local_collect_returns_one_fact_per_key() {
-        let mut names: Vec<&str> = HOST_FACT_KEYS.to_vec();
+        let mut names: Vec<&str> = whole_host_kinds();
         names.extend([
             "host.file:/etc/passwd",
             "host.file:/etc/does-not-exist",
@@ -569,7 +481,8 @@ mod tests {
                 assert!(!reason.contains("not a declared command"), "{}: {reason}", fact.key);
             }
         }
-        let by_key: BTreeMap<&str, &Fact> = facts.iter().map(|fact| (fact.key.as_str(), fact)).collect();
+        let by_key: std::collections::BTreeMap<&str, &Fact> =
+            facts.iter().map(|fact| (fact.key.as_str(), fact)).collect();
         let refused = by_key["host.text:/etc/shadow"].unavailable_reason().unwrap_or_default();
         assert!(refused.contains("secret"), "{refused}");
         assert!(by_key["host.unknown"].unavailable_reason().is_some());
