@@ -14,9 +14,8 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use posture::finding::Status;
 use posture::history::{Location, Store};
-use posture::report::model::Report;
+use posture::report::model::{Report, Status};
 
 const RUNS: usize = 1_000;
 const SAMPLES: usize = 10;

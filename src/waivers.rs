@@ -241,7 +241,7 @@ fn date_of(value: &toml::value::Datetime) -> Option<NaiveDate> {
 }
 
 /// What became of one waiver in a run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum WaiverState {
     /// In force and applied to at least one failing finding.

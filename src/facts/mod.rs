@@ -53,7 +53,7 @@ impl fmt::Display for FactKey {
 }
 
 /// How a fact was obtained: the evidence trail an auditor follows.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum FactSource {
     /// A command run on the target, with its exit status when it ran.

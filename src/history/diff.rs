@@ -1,6 +1,7 @@
 //! Diff of two runs: which controls (per target) and resources (per control
 //! and target) are newly failing, fixed, newly erroring, otherwise changed,
-//! added or removed; and its text form for `posture diff`.
+//! added or removed; and its text form for `posture diff`. Compares
+//! statuses of reports (`report::model::Status`), never findings'.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -9,8 +10,7 @@ use serde::Serialize;
 
 use super::store::{Snapshot, StoredRun};
 use crate::escape::terminal;
-use crate::finding::Status;
-use crate::report::model::{Change, ChangeCounts, ChangeKind, ChangeKindCounts, Changes, PreviousRun};
+use crate::report::model::{Change, ChangeCounts, ChangeKind, ChangeKindCounts, Changes, PreviousRun, Status};
 
 /// The kind of change from `before` to `after`; `None` when nothing changed.
 pub fn classify(before: Option<Status>, after: Option<Status>) -> Option<ChangeKind> {

@@ -1,5 +1,7 @@
 //! The run store: appends a run (one transaction) and reads runs, their
 //! statuses and the trend back, with the same SQL on SQLite and PostgreSQL.
+//! Statuses are the report's (`report::model::Status`): a run is stored from
+//! its report, and its stored text is the report's.
 
 use std::collections::BTreeMap;
 
@@ -8,8 +10,7 @@ use serde::Serialize;
 
 use super::backend::{insert_rows, Access, Connection, DbError, Sql, Value};
 use super::{schema, HistoryError, Location};
-use crate::finding::Status;
-use crate::report::model::{Report, StatusCounts};
+use crate::report::model::{Report, Status, StatusCounts};
 
 /// A run as the history holds it.
 #[derive(Debug, Clone, PartialEq, Serialize)]

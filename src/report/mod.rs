@@ -2,7 +2,9 @@
 //! formats rendered from it (one module each, listed in [`format::FORMATS`]):
 //! by posture's code (JSON, CSV) or by Tera templates (HTML, JUnit,
 //! Markdown: embedded, `--templates DIR` overriding them). Files are written
-//! atomically. May import catalog, facts, results and waivers (what a run made).
+//! atomically. May import catalog, facts, finding, results and waivers (what
+//! a run made); their types become the model's own here, in [`build`] and the
+//! `From` conversions beside it, and nowhere else.
 
 pub mod csv;
 pub mod format;
@@ -23,7 +25,7 @@ use crate::catalog::Catalog;
 use crate::facts::target::TargetFacts;
 use crate::facts::FactValue;
 use crate::results::{Counts, RunResults};
-use crate::waivers::WaiverState;
+use crate::{facts, finding, waivers};
 use model::*;
 
 /// The JSON Schema of the report, shipped beside the templates.
@@ -92,12 +94,14 @@ pub fn build(
         let benchmark = planned.benchmark;
         let mut sections: Vec<SectionReport> = Vec::new();
         let mut section_counts: BTreeMap<String, (Counts, Counts)> = BTreeMap::new();
+        let mut finding_counts = Counts::default();
         for (control, control_result) in planned.controls.iter().zip(&result.controls) {
             let top = benchmark.top_section(&control.id);
             let (section_id, section_title) =
                 top.map_or(("?".to_owned(), "Other".to_owned()), |s| (s.id.clone(), s.title.clone()));
             let subsection = benchmark.section_of(&control.id).filter(|s| Some(*s) != top).map(|s| s.title.clone());
-            let findings: Vec<FindingReport> = control_result
+            // The internal statuses are counted; the report's are written.
+            let (statuses, findings): (Vec<finding::Status>, Vec<FindingReport>) = control_result
                 .findings
                 .iter()
                 .map(|shown| {
@@ -117,24 +121,27 @@ pub fn build(
                             expires: waiver.expires,
                         }
                     });
-                    FindingReport {
+                    let status = shown.status;
+                    let report = FindingReport {
                         check: f.check_id.clone(),
                         target: f.target.clone(),
                         resource: f.resource.clone(),
-                        status: shown.status,
+                        status: status.into(),
                         waiver,
-                        severity: f.severity,
+                        severity: f.severity.into(),
                         message: f.message.clone(),
                         observed: f.observed.clone(),
                         evidence: f.evidence.iter().map(|k| k.to_string()).collect(),
-                    }
+                    };
+                    (status, report)
                 })
-                .collect();
+                .unzip();
             used_checks.extend(control.checks.iter().cloned());
             let entry = section_counts.entry(section_id.clone()).or_default();
             entry.0.add(control_result.status);
-            for finding in &findings {
-                entry.1.add(finding.status);
+            for &status in &statuses {
+                entry.1.add(status);
+                finding_counts.add(status);
             }
             let report = ControlReport {
                 id: control.id.clone(),
@@ -146,12 +153,16 @@ pub fn build(
                     crate::catalog::Assessment::Automated => "automated".to_owned(),
                     crate::catalog::Assessment::Manual => "manual".to_owned(),
                 },
-                status: control_result.status,
+                status: control_result.status.into(),
                 reason: control_result.reason.clone(),
                 guidance: control.guidance.clone(),
-                severity: control_result.severity,
+                severity: control_result.severity.map(Severity::from),
                 checks: control.checks.clone(),
-                targets: control_result.targets.clone(),
+                targets: control_result
+                    .targets
+                    .iter()
+                    .map(|(target, &status)| (target.clone(), status.into()))
+                    .collect(),
                 target_counts: (control_result.targets.len() > 1).then(|| {
                     let mut per_target = Counts::default();
                     for status in control_result.targets.values() {
@@ -176,14 +187,6 @@ pub fn build(
                 section.summary = summary(controls, findings);
             }
         }
-        let mut finding_counts = Counts::default();
-        for section in &sections {
-            for control in &section.controls {
-                for finding in &control.findings {
-                    finding_counts.add(finding.status);
-                }
-            }
-        }
         benchmarks.push(BenchmarkReport {
             id: benchmark.id.clone(),
             title: benchmark.title.clone(),
@@ -203,7 +206,7 @@ pub fn build(
                 c.meta.id.clone(),
                 CheckInfo {
                     title: c.meta.title.clone(),
-                    severity: c.meta.severity,
+                    severity: c.meta.severity.into(),
                     resource_type: c.meta.resource_type.clone(),
                     facts: c.meta.facts.iter().map(|k| k.to_string()).collect(),
                     rationale: c.meta.rationale.clone(),
@@ -229,7 +232,7 @@ pub fn build(
                     FactValue::Unavailable { .. } => "unavailable".to_owned(),
                 },
                 reason: fact.unavailable_reason().map(str::to_owned),
-                source: fact.source.clone(),
+                source: FactSource::from(&fact.source),
                 collected_at: fact.collected_at,
             })
         })
@@ -293,10 +296,67 @@ pub fn build(
                 justification: waiver.justification.clone(),
                 approver: waiver.approver.clone(),
                 expires: waiver.expires,
-                state: outcome.state,
+                state: outcome.state.into(),
                 matched: outcome.matched,
             })
             .collect(),
+    }
+}
+
+// The run's types as the report's: each `match` names every internal
+// variant, so that a new one does not compile until it is given its place in
+// the report schema (a new variant there is a new `schema_version`).
+
+impl From<finding::Status> for Status {
+    fn from(status: finding::Status) -> Self {
+        match status {
+            finding::Status::Pass => Status::Pass,
+            finding::Status::Fail => Status::Fail,
+            finding::Status::Error => Status::Error,
+            finding::Status::NotApplicable => Status::NotApplicable,
+            finding::Status::Manual => Status::Manual,
+            finding::Status::Waived => Status::Waived,
+        }
+    }
+}
+
+impl From<finding::Severity> for Severity {
+    fn from(severity: finding::Severity) -> Self {
+        match severity {
+            finding::Severity::Info => Severity::Info,
+            finding::Severity::Low => Severity::Low,
+            finding::Severity::Medium => Severity::Medium,
+            finding::Severity::High => Severity::High,
+            finding::Severity::Critical => Severity::Critical,
+        }
+    }
+}
+
+impl From<waivers::WaiverState> for WaiverState {
+    fn from(state: waivers::WaiverState) -> Self {
+        match state {
+            waivers::WaiverState::Active => WaiverState::Active,
+            waivers::WaiverState::Expired => WaiverState::Expired,
+            waivers::WaiverState::Unmatched => WaiverState::Unmatched,
+        }
+    }
+}
+
+impl From<&facts::FactSource> for FactSource {
+    fn from(source: &facts::FactSource) -> Self {
+        match source {
+            facts::FactSource::Command { command, exit_status } => {
+                FactSource::Command { command: command.clone(), exit_status: *exit_status }
+            }
+            facts::FactSource::File { path } => FactSource::File { path: path.clone() },
+            facts::FactSource::Composite { parts } => {
+                FactSource::Composite { parts: parts.iter().map(FactSource::from).collect() }
+            }
+            facts::FactSource::Api { service, operation, region } => {
+                FactSource::Api { service: service.clone(), operation: operation.clone(), region: region.clone() }
+            }
+            facts::FactSource::Recorded { origin } => FactSource::Recorded { origin: origin.clone() },
+        }
     }
 }
 
@@ -607,4 +667,78 @@ pub fn write_atomic(path: &Path, contents: &str) -> Result<(), ReportError> {
     // Reports are meant to be shared: 0644, not the 0600 of a temporary file.
     crate::atomic_write::write_file(path, 0o644, |mut file| file.write_all(contents.as_bytes()), |_, err| err)
         .map_err(|source| ReportError::Write { path: path.display().to_string(), source })
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    /// The JSON the report holds for a value of the run.
+    fn written<T: serde::Serialize>(value: T) -> serde_json::Value {
+        serde_json::to_value(value).expect("serialises")
+    }
+
+    #[test]
+    fn every_internal_status_and_severity_is_written_as_schema_version_2_says() {
+        let statuses = finding::Status::ALL.map(|status| written(Status::from(status)));
+        assert_eq!(statuses, ["pass", "fail", "error", "not_applicable", "manual", "waived"].map(|s| json!(s)));
+        let severities = finding::Severity::ALL.map(|severity| written(Severity::from(severity)));
+        assert_eq!(severities, ["info", "low", "medium", "high", "critical"].map(|s| json!(s)));
+        let states = [waivers::WaiverState::Active, waivers::WaiverState::Expired, waivers::WaiverState::Unmatched]
+            .map(|state| written(WaiverState::from(state)));
+        assert_eq!(states, ["active", "expired", "unmatched"].map(|s| json!(s)));
+    }
+
+    #[test]
+    fn readers_of_reports_roll_statuses_up_as_the_run_did() {
+        for status in finding::Status::ALL {
+            assert_eq!(Status::from(status).rollup_rank(), status.rollup_rank(), "{status}");
+        }
+    }
+
+    #[test]
+    fn every_internal_fact_source_is_written_as_schema_version_2_says() {
+        let command = facts::FactSource::Command { command: "sshd -T".into(), exit_status: Some(255) };
+        let sources = [
+            (command.clone(), json!({"kind": "command", "command": "sshd -T", "exit_status": 255})),
+            (
+                facts::FactSource::Command { command: "missing".into(), exit_status: None },
+                json!({"kind": "command", "command": "missing"}),
+            ),
+            (facts::FactSource::File { path: "/etc/shadow".into() }, json!({"kind": "file", "path": "/etc/shadow"})),
+            (
+                facts::FactSource::Composite {
+                    parts: vec![
+                        facts::FactSource::Composite { parts: vec![command] },
+                        facts::FactSource::File { path: "/etc/group".into() },
+                    ],
+                },
+                json!({"kind": "composite", "parts": [
+                    {"kind": "composite", "parts": [{"kind": "command", "command": "sshd -T", "exit_status": 255}]},
+                    {"kind": "file", "path": "/etc/group"},
+                ]}),
+            ),
+            (
+                facts::FactSource::Api { service: "iam".into(), operation: "GetAccountSummary".into(), region: None },
+                json!({"kind": "api", "service": "iam", "operation": "GetAccountSummary"}),
+            ),
+            (
+                facts::FactSource::Api {
+                    service: "ec2".into(),
+                    operation: "DescribeFlowLogs".into(),
+                    region: Some("us-east-1".into()),
+                },
+                json!({"kind": "api", "service": "ec2", "operation": "DescribeFlowLogs", "region": "us-east-1"}),
+            ),
+            (
+                facts::FactSource::Recorded { origin: "facts.json".into() },
+                json!({"kind": "recorded", "origin": "facts.json"}),
+            ),
+        ];
+        for (source, json) in sources {
+            assert_eq!(written(FactSource::from(&source)), json, "{source:?}");
+        }
+    }
 }

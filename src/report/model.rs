@@ -1,15 +1,18 @@
 //! The report schema, version 2: a frozen, self-contained view of a run that
 //! every format is rendered from. Internal types can change; this must not
 //! change without a new `schema_version` (see `templates/report.schema.json`).
+//! So the model has its own types for every value in it (statuses,
+//! severities, fact sources, waiver states) and imports nothing of the
+//! crate: renaming an internal enum or its serde form cannot change the JSON.
+//! `report::build` converts the run's types into these.
 
 use std::collections::BTreeMap;
+use std::fmt;
+use std::str::FromStr;
 
 use chrono::{DateTime, Utc};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-
-use crate::facts::FactSource;
-use crate::finding::{Severity, Status};
 
 /// 2: waivers (`waivers`, `findings[].waiver`), changes since the previous run.
 pub const SCHEMA_VERSION: u32 = 2;
@@ -58,7 +61,7 @@ pub struct WaiverReport {
     pub approver: String,
     /// Last day the waiver applies.
     pub expires: chrono::NaiveDate,
-    pub state: crate::waivers::WaiverState,
+    pub state: WaiverState,
     /// Failing findings it waived (active) or no longer waives (expired).
     pub matched: usize,
 }
@@ -69,7 +72,7 @@ pub struct WaiverReport {
 pub struct FindingWaiver {
     pub id: String,
     /// `active` (the finding is waived) or `expired` (it fails again).
-    pub state: crate::waivers::WaiverState,
+    pub state: WaiverState,
     pub justification: String,
     pub approver: String,
     pub expires: chrono::NaiveDate,
@@ -368,4 +371,232 @@ pub struct Change {
     pub before: Option<Status>,
     /// Null when removed.
     pub after: Option<Status>,
+}
+
+/// The verdict of a finding or the roll-up of a control.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Pass,
+    Fail,
+    /// The check could not be evaluated: unavailable fact, script fault, limit.
+    Error,
+    NotApplicable,
+    Manual,
+    /// A failing finding covered by an active waiver.
+    Waived,
+}
+
+impl Status {
+    pub const ALL: [Status; 6] =
+        [Status::Pass, Status::Fail, Status::Error, Status::NotApplicable, Status::Manual, Status::Waived];
+
+    /// The status as the JSON writes it (and the history stores it).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Pass => "pass",
+            Status::Fail => "fail",
+            Status::Error => "error",
+            Status::NotApplicable => "not_applicable",
+            Status::Manual => "manual",
+            Status::Waived => "waived",
+        }
+    }
+
+    /// The precedence a control's status is rolled up from its findings'
+    /// with, the higher winning (fail, error, waived, pass, not_applicable,
+    /// manual), for readers of reports that combine statuses as the run did
+    /// (the history keeps the worst verdict of a resource). A test in
+    /// `report` keeps it equal to the evaluation's.
+    pub fn rollup_rank(self) -> u8 {
+        match self {
+            Status::Fail => 5,
+            Status::Error => 4,
+            Status::Waived => 3,
+            Status::Pass => 2,
+            Status::NotApplicable => 1,
+            Status::Manual => 0,
+        }
+    }
+}
+
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Status {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Status::ALL.into_iter().find(|status| status.as_str() == s).ok_or_else(|| {
+            format!("unknown status '{s}' (expected one of pass, fail, error, not_applicable, manual, waived)")
+        })
+    }
+}
+
+/// How much a failing check matters; ordered from least to most.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    Info,
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+impl Severity {
+    pub const ALL: [Severity; 5] =
+        [Severity::Info, Severity::Low, Severity::Medium, Severity::High, Severity::Critical];
+
+    /// The severity as the JSON writes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Info => "info",
+            Severity::Low => "low",
+            Severity::Medium => "medium",
+            Severity::High => "high",
+            Severity::Critical => "critical",
+        }
+    }
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How a fact was obtained: the evidence trail an auditor follows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum FactSource {
+    /// A command run on the target, with its exit status when it ran.
+    Command {
+        command: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        exit_status: Option<i32>,
+    },
+    /// A file read on the target.
+    File { path: String },
+    /// Several files and commands combined into one fact.
+    Composite { parts: Vec<FactSource> },
+    /// An API operation (AWS), with its region.
+    Api {
+        service: String,
+        operation: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        region: Option<String>,
+    },
+    /// Given by a recorded fact bundle or a test fixture.
+    Recorded { origin: String },
+}
+
+/// What became of one waiver in a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum WaiverState {
+    /// In force and applied to at least one failing finding.
+    Active,
+    /// Past its expiry date: it no longer applies (whether or not it covers
+    /// a failing finding).
+    Expired,
+    /// In force but no failing finding of this run matches it.
+    Unmatched,
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    /// The JSON of a value of the model, and the value read back from it.
+    fn round_trip<T: Serialize + serde::de::DeserializeOwned>(value: &T) -> (serde_json::Value, T) {
+        let json = serde_json::to_value(value).expect("serialises");
+        let back = serde_json::from_value(json.clone()).expect("deserialises");
+        (json, back)
+    }
+
+    #[test]
+    fn every_status_is_written_as_schema_version_2_says() {
+        let written = [
+            (Status::Pass, "pass"),
+            (Status::Fail, "fail"),
+            (Status::Error, "error"),
+            (Status::NotApplicable, "not_applicable"),
+            (Status::Manual, "manual"),
+            (Status::Waived, "waived"),
+        ];
+        assert_eq!(written.map(|(status, _)| status), Status::ALL);
+        for (status, text) in written {
+            assert_eq!(round_trip(&status), (json!(text), status));
+            assert_eq!((status.as_str(), status.to_string()), (text, text.to_owned()));
+            assert_eq!(text.parse::<Status>(), Ok(status));
+        }
+        assert!("passed".parse::<Status>().is_err());
+    }
+
+    #[test]
+    fn every_severity_is_written_as_schema_version_2_says() {
+        let written = [
+            (Severity::Info, "info"),
+            (Severity::Low, "low"),
+            (Severity::Medium, "medium"),
+            (Severity::High, "high"),
+            (Severity::Critical, "critical"),
+        ];
+        assert_eq!(written.map(|(severity, _)| severity), Severity::ALL);
+        for (severity, text) in written {
+            assert_eq!(round_trip(&severity), (json!(text), severity));
+            assert_eq!((severity.as_str(), severity.to_string()), (text, text.to_owned()));
+        }
+    }
+
+    #[test]
+    fn every_waiver_state_is_written_as_schema_version_2_says() {
+        for (state, text) in
+            [(WaiverState::Active, "active"), (WaiverState::Expired, "expired"), (WaiverState::Unmatched, "unmatched")]
+        {
+            assert_eq!(round_trip(&state), (json!(text), state));
+        }
+    }
+
+    #[test]
+    fn every_fact_source_is_written_as_schema_version_2_says() {
+        let command = FactSource::Command { command: "sshd -T".into(), exit_status: Some(0) };
+        let written = [
+            (command.clone(), json!({"kind": "command", "command": "sshd -T", "exit_status": 0})),
+            (
+                FactSource::Command { command: "missing".into(), exit_status: None },
+                json!({"kind": "command", "command": "missing"}),
+            ),
+            (FactSource::File { path: "/etc/passwd".into() }, json!({"kind": "file", "path": "/etc/passwd"})),
+            (
+                FactSource::Composite { parts: vec![FactSource::File { path: "/etc/group".into() }, command] },
+                json!({"kind": "composite", "parts": [
+                    {"kind": "file", "path": "/etc/group"},
+                    {"kind": "command", "command": "sshd -T", "exit_status": 0},
+                ]}),
+            ),
+            (
+                FactSource::Api { service: "s3".into(), operation: "ListBuckets".into(), region: None },
+                json!({"kind": "api", "service": "s3", "operation": "ListBuckets"}),
+            ),
+            (
+                FactSource::Api {
+                    service: "ec2".into(),
+                    operation: "DescribeVpcs".into(),
+                    region: Some("eu-west-1".into()),
+                },
+                json!({"kind": "api", "service": "ec2", "operation": "DescribeVpcs", "region": "eu-west-1"}),
+            ),
+            (FactSource::Recorded { origin: "bundle".into() }, json!({"kind": "recorded", "origin": "bundle"})),
+        ];
+        for (source, json) in written {
+            assert_eq!(round_trip(&source), (json, source));
+        }
+    }
 }
