@@ -15,6 +15,7 @@ pub mod facts;
 pub mod finding;
 pub mod history;
 pub mod inspect;
+pub mod located;
 pub mod paths;
 pub mod progress;
 pub mod regular_file;
