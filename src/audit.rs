@@ -23,37 +23,31 @@ pub fn run(settings: &AuditSettings) -> Result<u8, Fatal> {
     let started_at = Utc::now();
     let mut progress = Progress::new(settings.progress_bar, settings.quiet);
     let mut phase = PhaseTimer::new(settings.timings);
-    let template_texts =
-        report::template_texts(settings.templates.as_deref()).map_err(|e| Fatal::Setup(e.to_string()))?;
-    let tera = report::templates_from(&template_texts).map_err(|e| Fatal::Setup(e.to_string()))?;
+    let template_texts = report::template_texts(settings.templates.as_deref()).map_err(Fatal::Templates)?;
+    let tera = report::templates_from(&template_texts).map_err(Fatal::Templates)?;
 
-    let catalog = Catalog::load(&settings.content_dirs).map_err(|e| Fatal::Setup(e.to_string()))?;
+    let catalog = Catalog::load(&settings.content_dirs)?;
     for problem in &catalog.problems {
         progress.log(&format!("content problem: {problem}"));
     }
     // A bad signing key must stop the run before anything is collected.
     if let Some(key) = &settings.signing_key {
-        crate::evidence::keys::read_signing_key(key).map_err(|e| Fatal::Setup(format!("--sign: {e}")))?;
+        crate::evidence::keys::read_signing_key(key).map_err(Fatal::SigningKey)?;
     }
     // So must an output folder posture may not write into.
-    crate::evidence::output::check(&settings.out).map_err(|e| Fatal::Setup(e.to_string()))?;
+    crate::evidence::output::check(&settings.out).map_err(Fatal::Pack)?;
     let waivers = match &settings.waivers {
-        Some(path) => {
-            Waivers::load(path, &|scope| catalog.has_scope(scope)).map_err(|e| Fatal::Setup(e.to_string()))?
-        }
+        Some(path) => Waivers::load(path, &|scope| catalog.has_scope(scope)).map_err(Fatal::Waivers)?,
         None => Waivers::default(),
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Fatal::Setup(format!("cannot start the async runtime: {e}")))?;
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(Fatal::Runtime)?;
     crate::atomic_write::remove_on_signal();
 
     // Connect (credentials, identity) or read the bundle before planning: the
     // targets' providers choose the default benchmarks.
     let source = match &settings.facts {
         FactsInput::Bundle(path) => {
-            let bundle = Bundle::read(path).map_err(|e| Fatal::Setup(e.to_string()))?;
+            let bundle = Bundle::read(path)?;
             let name =
                 path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned());
             Source::Recorded(bundle.into_targets(), format!("bundle:{name}"))
@@ -61,7 +55,10 @@ pub fn run(settings: &AuditSettings) -> Result<u8, Fatal> {
         FactsInput::Targets(specs) => {
             let mut connected = Vec::new();
             for spec in specs {
-                connected.push(target::connect(spec, &runtime).map_err(|e| Fatal::Setup(e.to_string()))?);
+                // The help of a failed connection names what was asked for (a profile, a role).
+                let resolved = target::connect(spec, &runtime)
+                    .map_err(|error| Fatal::Target { error, spec: Box::new(spec.clone()) })?;
+                connected.push(resolved);
             }
             Source::Live(connected)
         }
@@ -88,7 +85,7 @@ pub fn run(settings: &AuditSettings) -> Result<u8, Fatal> {
                 eprintln!("posture: content problem: {}", crate::escape::terminal(&problem.to_string()));
             }
         }
-        Fatal::Setup(e.to_string())
+        Fatal::Plan(e)
     })?;
     if plan.benchmarks.iter().flat_map(|b| &b.controls).all(|c| !c.is_evaluated()) {
         // Manual controls are reported (for review), so this is a warning, not "nothing judged".
@@ -135,12 +132,11 @@ pub fn run(settings: &AuditSettings) -> Result<u8, Fatal> {
         let (present, missing): (Vec<&String>, Vec<&String>) =
             providers.iter().partition(|p| targets.iter().any(|t| t.provider.name() == p.as_str()));
         if present.is_empty() {
-            return Err(Fatal::Setup(format!(
-                "benchmark '{}' audits {} targets, and no {} target is part of this audit",
-                benchmark.benchmark.id,
-                providers.join(" and "),
-                providers.join(" or ")
-            )));
+            return Err(Fatal::MissingProvider {
+                benchmark: benchmark.benchmark.id.clone(),
+                providers: providers.clone(),
+                recorded: matches!(settings.facts, FactsInput::Bundle(_)),
+            });
         }
         for provider in missing {
             progress.log(&format!(
@@ -261,7 +257,7 @@ fn judges_something(targets: &[Provider], facts: &FactsInput) -> Result<(), Fata
             FactsInput::Bundle(path) => format!("the fact bundle {} holds no target", path.display()),
             FactsInput::Targets(_) => "no target was given".to_owned(),
         };
-        return Err(Fatal::Setup(format!("{what}: nothing would be judged")));
+        return Err(Fatal::NothingToJudge(format!("{what}: nothing would be judged")));
     }
     Ok(())
 }

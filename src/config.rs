@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::catalog::error::line_column;
 use crate::facts::target::{AwsSpec, SshSpec, TargetKind, TargetSpec};
+use crate::located::Located;
 
 /// The file looked for in the working directory when `--config` is not given.
 pub const DEFAULT_FILE: &str = "posture.toml";
@@ -126,15 +126,9 @@ impl RawTarget {
     }
 }
 
-/// A configuration file's problem, at its line.
-#[derive(Debug, thiserror::Error)]
-#[error("{path}:{line}:{column}: {message}")]
-pub struct ConfigError {
-    pub path: String,
-    pub line: usize,
-    pub column: usize,
-    pub message: String,
-}
+/// A configuration file's problem, at its line (none when the file itself
+/// cannot be read).
+pub type ConfigError = Located;
 
 /// The configuration file to read: `--config`, or `posture.toml` when it exists.
 pub fn locate(explicit: Option<&Path>) -> Option<PathBuf> {
@@ -148,14 +142,10 @@ pub fn locate(explicit: Option<&Path>) -> Option<PathBuf> {
 pub fn load(path: &Path) -> Result<ProjectConfig, ConfigError> {
     let display = path.display().to_string();
     if let Some(problem) = crate::paths::file_problem(path, false) {
-        return Err(ConfigError { path: display, line: 0, column: 0, message: problem });
+        return Err(Located::new(display, problem));
     }
-    let text = std::fs::read_to_string(path).map_err(|err| ConfigError {
-        path: display.clone(),
-        line: 0,
-        column: 0,
-        message: format!("cannot read: {err}"),
-    })?;
+    let text =
+        std::fs::read_to_string(path).map_err(|err| Located::new(display.clone(), format!("cannot read: {err}")))?;
     let mut config = parse(&display, &text)?;
     let folder = path.parent().unwrap_or(Path::new(""));
     config.waivers = config.waivers.map(|file| folder.join(file));
@@ -173,14 +163,8 @@ pub fn load(path: &Path) -> Result<ProjectConfig, ConfigError> {
 }
 
 fn parse(display: &str, text: &str) -> Result<ProjectConfig, ConfigError> {
-    let at = |offset: usize, message: String| {
-        let (line, column) = line_column(text, offset);
-        ConfigError { path: display.to_owned(), line, column, message }
-    };
-    let raw: RawConfig = toml::from_str(text).map_err(|err| {
-        let message = err.message().trim().lines().map(str::trim).collect::<Vec<_>>().join("; ");
-        at(err.span().map_or(0, |s| s.start), message)
-    })?;
+    let at = |offset: usize, message: String| Located::new(display, message).at_offset(text, offset);
+    let raw: RawConfig = toml::from_str(text).map_err(|err| Located::from_toml(display, text, &err))?;
     let mut targets = Vec::new();
     for target in raw.targets {
         let offset = target.span().start;
@@ -263,7 +247,7 @@ mod tests {
             matches!(&targets[0], TargetSpec::Aws(a) if a.profile.as_deref() == Some("audit") && a.regions == ["eu-west-1"])
         );
         let unknown = parse("posture.toml", "[[targets]]\ntype = \"aws\"\nprofle = \"x\"\n").expect_err("typo");
-        assert_eq!((unknown.line, unknown.path.as_str()), (3, "posture.toml"), "{unknown}");
+        assert_eq!((unknown.line, unknown.path.as_str()), (Some(3), "posture.toml"), "{unknown}");
         let kind = parse("posture.toml", "[[targets]]\ntype = \"gcp\"\n").expect_err("unknown type");
         assert!(kind.to_string().contains("posture.toml:"), "{kind}");
         let region =
@@ -305,7 +289,7 @@ mod tests {
         assert!(group.message.contains("needs a name"), "{group}");
         let misplaced =
             parse("posture.toml", "\n[[targets]]\ntype = \"local\"\ntags = [\"x\"]\n").expect_err("tags on local");
-        assert_eq!(misplaced.line, 2, "{misplaced}");
+        assert_eq!(misplaced.line, Some(2), "{misplaced}");
     }
 
     #[test]
@@ -319,10 +303,18 @@ mod tests {
     }
 
     #[test]
+    fn a_file_that_cannot_be_read_has_no_position() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let missing = load(&dir.path().join("posture.toml")).expect_err("missing");
+        assert_eq!((missing.line, missing.column), (None, None), "{missing}");
+        assert!(missing.to_string().ends_with("posture.toml: no such file"), "{missing}");
+    }
+
+    #[test]
     fn the_history_is_kept_as_written_and_an_empty_one_points_at_its_line() {
         let config = parse("posture.toml", "history = \"postgres://audit@db/posture\"\n").expect("valid");
         assert_eq!(config.history.as_deref(), Some("postgres://audit@db/posture"));
         let empty = parse("posture.toml", "\nhistory = \" \"\n").expect_err("empty");
-        assert_eq!((empty.line, empty.message.contains("history")), (2, true), "{empty}");
+        assert_eq!((empty.line, empty.message.contains("history")), (Some(2), true), "{empty}");
     }
 }

@@ -2,6 +2,7 @@
 
 use std::fmt::Write as _;
 
+use crate::catalog::plan::PlanError;
 use crate::catalog::{Assessment, Catalog};
 use crate::cli::{ContentArgs, ExplainArgs, ListArgs, ListWhat};
 use crate::facts::provider::Provider;
@@ -9,7 +10,7 @@ use crate::script::{Limits, ScriptEngine};
 use crate::Fatal;
 
 fn load(content: &ContentArgs) -> Result<Catalog, Fatal> {
-    Catalog::load(&content.content).map_err(|e| Fatal::Setup(e.to_string()))
+    Ok(Catalog::load(&content.content)?)
 }
 
 pub fn list(args: &ListArgs) -> Result<(String, u8), Fatal> {
@@ -43,7 +44,10 @@ pub fn list(args: &ListArgs) -> Result<(String, u8), Fatal> {
             let benchmarks: Vec<_> = match &args.benchmark {
                 Some(id) => match catalog.benchmarks.get(id) {
                     Some(b) => vec![b],
-                    None => return Err(Fatal::Setup(format!("unknown benchmark '{id}'"))),
+                    None => {
+                        let known = catalog.benchmarks.keys().cloned().collect::<Vec<_>>().join(", ");
+                        return Err(PlanError::UnknownBenchmark { id: id.clone(), known }.into());
+                    }
                 },
                 None => catalog.benchmarks.values().collect(),
             };
@@ -147,10 +151,7 @@ pub fn explain(args: &ExplainArgs) -> Result<(String, u8), Fatal> {
         out.push('\n');
     }
     if !found {
-        return Err(Fatal::Setup(format!(
-            "'{}' is neither a check id nor a control id of any benchmark (see `posture list`)",
-            args.id
-        )));
+        return Err(Fatal::UnknownId(args.id.clone()));
     }
     Ok((out, 0))
 }

@@ -96,7 +96,7 @@ fn check_providers(catalog: &Catalog, plan: &Plan<'_>) -> BTreeMap<String, Strin
                 Some(check) => check.provider.clone(),
                 None => {
                     let from_path = catalog.check_problem(id).and_then(|problem| {
-                        benchmark.providers.iter().find(|p| problem.path.contains(&format!("checks/{p}/")))
+                        benchmark.providers.iter().find(|p| problem.located.path.contains(&format!("checks/{p}/")))
                     });
                     let from_id = || benchmark.providers.iter().find(|p| id.starts_with(&format!("{p}_")));
                     from_path.or_else(from_id).or(benchmark.providers.first()).cloned().unwrap_or_default()

@@ -12,10 +12,12 @@ pub mod escape;
 pub mod evaluate;
 pub mod evidence;
 pub mod facts;
+pub mod fatal;
 pub mod finding;
 pub mod history;
 pub mod inspect;
 pub mod judge;
+pub mod located;
 pub mod paths;
 pub mod progress;
 pub mod regular_file;
@@ -34,24 +36,13 @@ use std::io::IsTerminal;
 static ALLOCATOR: script::heap::CountingAllocator = script::heap::CountingAllocator;
 
 use cli::{Cli, Command};
-
-/// A problem that stops the run before or after evaluation (exit code 2).
-#[derive(Debug, thiserror::Error)]
-pub enum Fatal {
-    /// Bad arguments or content that leave nothing to audit.
-    #[error("{0}")]
-    Setup(String),
-    /// The reports could not be written.
-    #[error("{0}")]
-    Output(String),
-}
+pub use fatal::Fatal;
 
 /// Runs a command; returns what to print on stdout and the exit code.
 pub fn run(cli: Cli) -> Result<(String, u8), Fatal> {
     match cli.command {
         Command::Audit(args) => {
-            let settings = settings::AuditSettings::resolve(*args, std::io::stderr().is_terminal())
-                .map_err(|e| Fatal::Setup(e.to_string()))?;
+            let settings = settings::AuditSettings::resolve(*args, std::io::stderr().is_terminal())?;
             audit::run(&settings).map(|code| (String::new(), code))
         }
         Command::List(args) => inspect::list(&args),

@@ -1,4 +1,5 @@
-//! The `posture` binary: parse the command line, run, report a fatal error.
+//! The `posture` binary: parse the command line, run, report a fatal error
+//! (`error:`, then what to do about it in `help:` lines).
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -20,6 +21,9 @@ fn main() -> ExitCode {
         Err(fatal) => {
             // A fatal error may quote a file or a fact: escaped for the terminal.
             eprintln!("posture: error: {}", posture::escape::terminal(&fatal.to_string()));
+            for help in fatal.help() {
+                eprintln!("posture: help: {}", posture::escape::terminal(&help));
+            }
             if is_audit {
                 eprintln!("posture: no audit was completed");
             }

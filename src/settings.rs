@@ -64,14 +64,12 @@ pub enum SettingsError {
     WaiversFile(String, String),
     #[error("--format: at least one format is needed")]
     NoFormat,
-    #[error("--format: unknown format '{0}' (`posture list formats` lists them)")]
+    #[error("--format: unknown format '{0}'")]
     UnknownFormat(String),
     #[error("{flag} {value}: out of range (accepted: {min} to {max}{unit})")]
     OutOfRange { flag: &'static str, value: u64, min: u64, max: u64, unit: &'static str },
-    #[error(
-        "--target {0}: unknown target (expected `local`, `aws`, `ssh://[user@]host[:port]`, `tag:TAG`, or the name \
-         of a target or group of posture.toml's [[targets]])"
-    )]
+    /// The forms a target takes are the fatal error's help (see `fatal.rs`).
+    #[error("--target {0}: unknown target")]
     UnknownTarget(String),
     #[error("--target {0}")]
     BadSshTarget(String),

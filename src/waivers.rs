@@ -10,17 +10,10 @@ use chrono::NaiveDate;
 use globset::{Glob, GlobMatcher};
 use serde::{Deserialize, Serialize};
 
-use crate::catalog::error::line_column;
+use crate::located::{line_column, Located};
 
-/// A waivers file's problem, at its line.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{path}:{line}:{column}: {message}")]
-pub struct WaiverError {
-    pub path: String,
-    pub line: usize,
-    pub column: usize,
-    pub message: String,
-}
+/// A waivers file's problem, at its line (none when the file cannot be read).
+pub type WaiverError = Located;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -120,25 +113,15 @@ impl Waivers {
     /// catalog: a waiver for nothing that exists is a mistake to fix now.
     pub fn load(path: &Path, known: &dyn Fn(&Scope) -> bool) -> Result<Self, WaiverError> {
         let display = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|err| WaiverError {
-            path: display.clone(),
-            line: 0,
-            column: 0,
-            message: format!("cannot read the waivers file: {err}"),
-        })?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|err| Located::new(display.clone(), format!("cannot read the waivers file: {err}")))?;
         Self::parse(&display, &text, known)
     }
 
     /// Parses waivers from `text`, `display` naming it in errors.
     pub fn parse(display: &str, text: &str, known: &dyn Fn(&Scope) -> bool) -> Result<Self, WaiverError> {
-        let at = |offset: usize, message: String| {
-            let (line, column) = line_column(text, offset);
-            WaiverError { path: display.to_owned(), line, column, message }
-        };
-        let raw: RawFile = toml::from_str(text).map_err(|err| {
-            let message = err.message().trim().lines().map(str::trim).collect::<Vec<_>>().join("; ");
-            at(err.span().map_or(0, |span| span.start), message)
-        })?;
+        let at = |offset: usize, message: String| Located::new(display, message).at_offset(text, offset);
+        let raw: RawFile = toml::from_str(text).map_err(|err| Located::from_toml(display, text, &err))?;
         let mut waivers = Vec::with_capacity(raw.waivers.len());
         for spanned in raw.waivers {
             let offset = spanned.span().start;
@@ -356,7 +339,7 @@ expires = 2020-01-01
         ];
         for (text, line, words) in cases {
             let err = Waivers::parse("w.toml", text, &known).expect_err(text);
-            assert_eq!(err.line, line, "{err}");
+            assert_eq!(err.line, Some(line), "{err}");
             assert!(err.to_string().contains(words), "{err}");
             assert!(err.to_string().starts_with(&format!("w.toml:{line}:")), "{err}");
         }
@@ -366,7 +349,7 @@ expires = 2020-01-01
     fn duplicate_ids_are_refused() {
         let text = "[[waivers]]\nid = \"a\"\ncheck = \"aws_s3_bucket_secure_transport_required\"\nresource = \"*\"\njustification = \"j\"\napprover = \"a\"\nexpires = 2027-01-01\n\n[[waivers]]\nid = \"a\"\ncheck = \"aws_s3_bucket_secure_transport_required\"\nresource = \"*\"\njustification = \"j\"\napprover = \"a\"\nexpires = 2027-01-01\n";
         let err = Waivers::parse("w.toml", text, &known).expect_err("duplicate");
-        assert_eq!(err.line, 9, "{err}");
+        assert_eq!(err.line, Some(9), "{err}");
         assert!(err.message.contains("used twice (first at w.toml:1)"), "{err}");
     }
 }

@@ -133,7 +133,7 @@ impl Catalog {
         let mut benchmarks = Vec::new();
         for id in &selection.benchmarks {
             let Some(benchmark) = self.benchmarks.get(id) else {
-                if self.problems.iter().any(|p| p.path.ends_with(&format!("{id}.toml"))) {
+                if self.problems.iter().any(|p| p.located.path.ends_with(&format!("{id}.toml"))) {
                     return Err(PlanError::BrokenBenchmark { id: id.clone() });
                 }
                 let known = self.benchmarks.keys().cloned().collect::<Vec<_>>().join(", ");

@@ -4,12 +4,13 @@
 use std::path::PathBuf;
 
 use crate::cli::{KeygenArgs, VerifyArgs};
+use crate::settings::SettingsError;
 use crate::Fatal;
 
 /// `posture keygen KEYFILE`: KEYFILE and KEYFILE.pub.
 pub fn keygen(args: &KeygenArgs) -> Result<(String, u8), Fatal> {
     let public = public_key_path(&args.key);
-    let key = super::keys::generate(&args.key, &public).map_err(|e| Fatal::Setup(e.to_string()))?;
+    let key = super::keys::generate(&args.key, &public).map_err(Fatal::Pack)?;
     Ok((
         format!(
             "wrote the private key {} (keep it secret) and the public key {}\n{}\n",
@@ -31,18 +32,17 @@ fn public_key_path(private: &std::path::Path) -> PathBuf {
 pub fn verify(args: &VerifyArgs) -> Result<(String, u8), Fatal> {
     if let Some(key) = &args.public_key {
         if let Some(problem) = crate::paths::file_problem(key, false) {
-            return Err(Fatal::Setup(format!("--public-key {}: {problem}", key.display())));
+            return Err(SettingsError::MissingFile("public-key", key.display().to_string(), problem).into());
         }
     }
-    let render_timeout =
-        crate::settings::render_timeout(args.render_timeout).map_err(|e| Fatal::Setup(e.to_string()))?;
+    let render_timeout = crate::settings::render_timeout(args.render_timeout)?;
     let options = super::verify::VerifyOptions {
         public_key: args.public_key.clone(),
         allow_unpinned: args.allow_unpinned,
         max_bytes: args.max_pack_size,
         render_timeout,
     };
-    let verification = super::verify::verify(&args.pack, &options).map_err(|e| Fatal::Setup(e.to_string()))?;
+    let verification = super::verify::verify(&args.pack, &options).map_err(Fatal::Pack)?;
     let mut out = String::new();
     for line in &verification.confirmed {
         out.push_str(&format!("ok: {line}\n"));

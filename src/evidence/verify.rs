@@ -414,7 +414,7 @@ fn rederived_report(dir: &Path, manifest: &Manifest, max_bytes: u64) -> Result<(
     for problem in &catalog.problems {
         let relevant = match problem.check.as_deref() {
             Some(check) => used_checks.contains(check),
-            None => plan.content_files.contains(&problem.path),
+            None => plan.content_files.contains(&problem.located.path),
         };
         if relevant && !recorded_problems.contains(problem.to_string().as_str()) {
             return Err(format!(

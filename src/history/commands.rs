@@ -12,44 +12,38 @@ use super::store::Store;
 use super::trend::{self, TrendPage};
 use super::{HistoryError, Location};
 use crate::cli::{DiffArgs, HistoryArgs, HistoryLocationArgs, OutputFormat, TrendArgs};
+use crate::settings::SettingsError;
 use crate::Fatal;
-
-fn fatal(err: HistoryError) -> Fatal {
-    Fatal::Setup(format!("history: {err}"))
-}
 
 /// The history a reading command uses: `--history`, `POSTURE_HISTORY`,
 /// `history` of posture.toml (or `--config`), the default file.
 pub fn location(args: &HistoryLocationArgs, config: Option<&Path>) -> Result<Location, Fatal> {
     let project = match crate::config::locate(config) {
-        Some(path) => Some((crate::config::load(&path).map_err(|e| Fatal::Setup(e.to_string()))?, path)),
+        Some(path) => Some((crate::config::load(&path).map_err(Fatal::Config)?, path)),
         None => None,
     };
     let configured = project.as_ref().and_then(|(config, path)| config.history.as_deref().map(|h| (h, path.as_path())));
-    Location::resolve(args.history.as_deref(), configured).map_err(Fatal::Setup)
+    Location::resolve(args.history.as_deref(), configured).map_err(|message| SettingsError::History(message).into())
 }
 
 /// Opens a history that must already exist: reading commands do not create one.
 fn open_existing(location: &Location) -> Result<Store, Fatal> {
     if let Location::Sqlite(path) = location {
         if !path.exists() {
-            return Err(Fatal::Setup(format!(
-                "history: {}: no history there yet (every `posture audit` records into it; choose another with --history)",
-                path.display()
-            )));
+            return Err(Fatal::NoHistory(path.clone()));
         }
     }
-    Store::open_to_read(location).map_err(fatal)
+    Ok(Store::open_to_read(location)?)
 }
 
 /// `posture history`: the newest runs, newest first.
 pub fn history(args: &HistoryArgs) -> Result<(String, u8), Fatal> {
     if args.limit == 0 {
-        return Err(Fatal::Setup("--limit 0: show at least one run (--limit 1 or more)".to_owned()));
+        return Err(Fatal::Argument("--limit 0: show at least one run (--limit 1 or more)".to_owned()));
     }
     let location = location(&args.location, args.config.as_deref())?;
     let mut store = open_existing(&location)?;
-    let runs = store.runs(args.limit).map_err(fatal)?;
+    let runs = store.runs(args.limit)?;
     if args.format == OutputFormat::Json {
         return json(&runs);
     }
@@ -86,12 +80,13 @@ pub fn history(args: &HistoryArgs) -> Result<(String, u8), Fatal> {
 pub fn diff(args: &DiffArgs) -> Result<(String, u8), Fatal> {
     let location = location(&args.location, args.config.as_deref())?;
     let mut store = open_existing(&location)?;
-    let nothing = |message: String| fatal(HistoryError::NothingToCompare { location: location.to_string(), message });
+    let nothing =
+        |message: String| Fatal::History(HistoryError::NothingToCompare { location: location.to_string(), message });
     let (from, to) = match (args.run_a.as_deref(), args.run_b.as_deref()) {
-        (Some(a), Some(b)) => (store.find_run(a).map_err(fatal)?, store.find_run(b).map_err(fatal)?),
+        (Some(a), Some(b)) => (store.find_run(a)?, store.find_run(b)?),
         (Some(a), None) => {
-            let from = store.find_run(a).map_err(fatal)?;
-            let newest = store.latest_of_scope(&from.scope()).map_err(fatal)?.unwrap_or_else(|| from.clone());
+            let from = store.find_run(a)?;
+            let newest = store.latest_of_scope(&from.scope())?.unwrap_or_else(|| from.clone());
             if newest.id == from.id {
                 return Err(nothing(format!(
                     "run {} is the newest of {} on {}: name the run to compare it with (posture diff RUN_A RUN_B)",
@@ -103,10 +98,10 @@ pub fn diff(args: &DiffArgs) -> Result<(String, u8), Fatal> {
             (from, newest)
         }
         (None, _) => {
-            let Some(to) = store.runs(1).map_err(fatal)?.into_iter().next() else {
+            let Some(to) = store.runs(1)?.into_iter().next() else {
                 return Err(nothing("the history holds no run yet".to_owned()));
             };
-            let Some(from) = store.previous_run(&to.scope(), &to.started_at, &to.id).map_err(fatal)? else {
+            let Some(from) = store.previous_run(&to.scope(), &to.started_at, &to.id)? else {
                 return Err(nothing(format!(
                     "the history holds one run of {} on {}: nothing to compare it with yet",
                     shown(&to.benchmarks),
@@ -116,8 +111,8 @@ pub fn diff(args: &DiffArgs) -> Result<(String, u8), Fatal> {
             (from, to)
         }
     };
-    let before = store.snapshot(&from.id).map_err(fatal)?;
-    let after = store.snapshot(&to.id).map_err(fatal)?;
+    let before = store.snapshot(&from.id)?;
+    let after = store.snapshot(&to.id)?;
     let result = RunDiff::new(from, &before, to, &after);
     match args.format {
         OutputFormat::Json => json(&result),
@@ -128,13 +123,13 @@ pub fn diff(args: &DiffArgs) -> Result<(String, u8), Fatal> {
 /// `posture trend`: pass rate and counts per run and benchmark, oldest
 /// first; `--html FILE` also writes the chart page.
 pub fn trend(args: &TrendArgs) -> Result<(String, u8), Fatal> {
-    let since = args.since.as_deref().map(trend::parse_since).transpose().map_err(Fatal::Setup)?;
+    let since = args.since.as_deref().map(trend::parse_since).transpose().map_err(Fatal::Argument)?;
     let location = location(&args.location, args.config.as_deref())?;
     let mut store = open_existing(&location)?;
     let now = Utc::now();
     // parse_since bounds the duration, so moving back by it cannot overflow.
     let cutoff = since.and_then(|duration| now.checked_sub_signed(duration));
-    let points = store.trend(cutoff.as_ref(), args.benchmark.as_deref()).map_err(fatal)?;
+    let points = store.trend(cutoff.as_ref(), args.benchmark.as_deref())?;
     if let Some(path) = &args.html {
         let page = TrendPage {
             history: location.to_string(),

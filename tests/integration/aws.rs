@@ -1253,6 +1253,11 @@ fn audit_of_a_seeded_account_in_the_emulator() {
     assert_eq!(none.status.code(), Some(2), "stderr:\n{}", support::stderr(&none));
     let message = support::stderr(&none);
     assert!(message.to_lowercase().contains("no aws credentials"), "{message}");
+    assert!(
+        message
+            .contains("posture: help: set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or pass --profile"),
+        "a missing credential says how to give one:\n{message}"
+    );
     assert!(!message.contains("collecting facts"), "credentials must be checked before collecting:\n{message}");
     assert!(!bare.path().join("report").exists(), "no report may be written without credentials");
 }

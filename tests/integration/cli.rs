@@ -150,6 +150,63 @@ fn bad_arguments_are_fatal_with_exit_2() {
 }
 
 #[test]
+fn fatal_errors_say_what_to_do_in_help_lines() {
+    let dir = support::scratch(&[
+        ("posture.toml", "[[targets]]\ntype = \"aws\"\nprofle = \"audit\"\n"),
+        ("empty.toml", ""),
+        (
+            "w.toml",
+            "[[waivers]]\ncontrol = \"5.1.20\"\nresource = \"*\"\njustification = \"j\"\napprover = \"a\"\nexpires = \"soon\"\n",
+        ),
+    ]);
+    let bundle = support::sample_bundle();
+    let bundle = bundle.to_str().expect("utf-8");
+    // Each: the arguments, the error line, a help line (None: the position is the help).
+    let cases: [(&[&str], &str, Option<&str>); 6] = [
+        (
+            &["audit", "--benchmark", "nope", "--config", "none.toml", "--target", "local"],
+            "posture: error: none.toml: no such file",
+            Some("posture: help: --config names the configuration file"),
+        ),
+        (
+            &["audit", "--benchmark", "nope", "--target", "local", "--config", "empty.toml"],
+            "posture: error: unknown benchmark 'nope' (known: ",
+            Some("posture: help: `posture list benchmarks` lists the benchmarks"),
+        ),
+        (
+            &["audit", "--target", "gcp", "--config", "empty.toml"],
+            "posture: error: --target gcp: unknown target\n",
+            Some("`ssh://[user@]host[:port]`, `tag:TAG`"),
+        ),
+        (
+            &["audit", "--facts", bundle, "--config", "empty.toml", "--waivers", "missing.toml"],
+            "posture: error: waivers file missing.toml: no such file",
+            Some("posture: help: the waivers file is named by --waivers, or by `waivers = \"...\"` in posture.toml"),
+        ),
+        (&["audit", "--facts", bundle], "posture: error: posture.toml:3:1: unknown field `profle`", None),
+        (
+            &["audit", "--facts", bundle, "--config", "empty.toml", "--waivers", "w.toml"],
+            "posture: error: w.toml:6:11: invalid type: string \"soon\", expected a TOML datetime\n",
+            None,
+        ),
+    ];
+    for (args, error, help) in cases {
+        let out = posture(dir.path(), args);
+        let text = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {text}");
+        assert!(text.contains(error), "{args:?}: expected {error:?} in\n{text}");
+        match help {
+            Some(help) => {
+                let help_line = text.lines().position(|l| l.contains(help));
+                let error_line = text.lines().position(|l| l.starts_with("posture: error: "));
+                assert!(help_line > error_line, "{args:?}: expected {help:?} after the error in\n{text}");
+            }
+            None => assert!(!text.contains("help:"), "{args:?}: {text}"),
+        }
+    }
+}
+
+#[test]
 fn list_and_explain() {
     let root = support::repo_root();
     let benchmarks = posture(&root, &["list", "benchmarks"]);

@@ -167,7 +167,7 @@ fn path_options_say_what_the_path_is() {
             "--templates file.txt: is a regular file, not a directory",
         ),
         (&["audit", "--facts", bundle, "--sign", "folder"], "--sign folder: is a directory, not a file"),
-        (&["audit", "--facts", bundle, "--config", "fifo"], "fifo:0:0: is a FIFO (named pipe), not a file"),
+        (&["audit", "--facts", bundle, "--config", "fifo"], "posture: error: fifo: is a FIFO (named pipe), not a file"),
         (&["verify", "folder", "--public-key", "fifo"], "--public-key fifo: is a FIFO (named pipe), not a file"),
     ];
     for (args, expected) in cases {
