@@ -6,7 +6,7 @@ use std::sync::Arc;
 use aws_sdk_cloudwatch::Client;
 use serde_json::{json, Value};
 
-use super::collect::{all_pages, call, client, opt_str, Ctx, Planned};
+use super::sdk::{all_pages, call, client, opt_str, Ctx, Planned};
 
 const SERVICE: &str = "cloudwatch";
 

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use aws_sdk_config::Client;
 use serde_json::{json, Value};
 
-use super::collect::{call, client, opt_str, sdk_reason, Ctx, Planned};
+use super::sdk::{call, client, opt_str, sdk_reason, Ctx, Planned};
 
 const SERVICE: &str = "config";
 

@@ -9,7 +9,7 @@ use aws_sdk_ec2::types::{Filter, IpPermission};
 use aws_sdk_ec2::Client;
 use serde_json::{json, Value};
 
-use super::collect::{all_items, call, client, opt_str, region_or_default, sdk_reason, Ctx, Planned};
+use super::sdk::{all_items, call, client, opt_str, region_or_default, sdk_reason, Ctx, Planned};
 
 const SERVICE: &str = "ec2";
 

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use aws_sdk_efs::Client;
 use serde_json::{json, Value};
 
-use super::collect::{all_items, call, client, Ctx, Planned};
+use super::sdk::{all_items, call, client, Ctx, Planned};
 
 const SERVICE: &str = "efs";
 

@@ -14,7 +14,7 @@ use chrono::SecondsFormat;
 use serde_json::{json, Map, Value};
 use tokio::time::Instant;
 
-use super::collect::{
+use super::sdk::{
     all_items, all_ok, all_pages, bounded, call, client, opt_str, sdk_reason, timestamp, Ctx, Planned, Unread,
 };
 

@@ -9,7 +9,7 @@ use aws_sdk_kms::Client;
 use serde_json::{json, Value};
 use tokio::sync::Semaphore;
 
-use super::collect::{all_items, bounded, call, client, opt_str, sdk_reason, Ctx, Planned, RESOURCE_LIMIT};
+use super::sdk::{all_items, bounded, call, client, opt_str, sdk_reason, Ctx, Planned, RESOURCE_LIMIT};
 
 const SERVICE: &str = "kms";
 

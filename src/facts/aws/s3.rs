@@ -14,7 +14,7 @@ use aws_sdk_s3::types::Bucket;
 use serde_json::{json, Value};
 use tokio::sync::Semaphore;
 
-use super::collect::{
+use super::sdk::{
     all_pages, bounded, call, client, opt_str, sdk_reason, timestamp, Ctx, Planned, Unread, RESOURCE_LIMIT,
 };
 

@@ -8,7 +8,7 @@ use aws_sdk_securityhub::Client;
 use chrono::SecondsFormat;
 use serde_json::{json, Value};
 
-use super::collect::{call, client, opt_str, sdk_reason, Ctx, Planned};
+use super::sdk::{call, client, opt_str, sdk_reason, Ctx, Planned};
 
 const SERVICE: &str = "securityhub";
 

@@ -2,7 +2,7 @@
 
 use aws_config::SdkConfig;
 
-use super::collect::{call, client, region_or_default, sdk_reason};
+use super::sdk::{call, client, region_or_default, sdk_reason};
 
 /// The account id and ARN of the caller; an error says what to fix.
 pub(super) async fn caller_identity(config: &SdkConfig) -> Result<(String, String), String> {
