@@ -29,6 +29,7 @@ pub const REGIONAL_FACT_KINDS: &[&str] = &[
     "aws.ec2.security_groups",
     "aws.ec2.network_acls",
     "aws.ec2.vpcs",
+    "aws.ec2.vpc_endpoints",
     "aws.ec2.flow_logs",
     "aws.ec2.ebs_encryption_by_default",
     "aws.ec2.instances",
