@@ -307,8 +307,9 @@ fn check_signature(
 /// - `run.id`, `run.started_at`, `run.finished_at`, `tool`: checked against
 ///   the manifest (signed, when the pack is); `started_at` also fixes the day
 ///   waivers are judged on, so forging it is forging an input, visible.
-/// - `run.facts_origin`, `targets[].connection` (how SSH hosts were reached):
-///   descriptions; every fact they produced is in `facts.json` and judged.
+/// - `run.facts_origin`, `targets[].connection` (how SSH hosts were reached),
+///   `targets[].api_calls` (the AWS requests sent): descriptions; every fact
+///   they produced is in `facts.json` and judged.
 /// - `run.selection` and `run.fail_on`: the run's parameters, re-applied: the
 ///   controls and the exit code are re-derived under them.
 /// - `problems` outside the pack's content (a broken file of a benchmark the
@@ -321,7 +322,7 @@ fn check_signature(
 /// - the waivers file's path in `waivers[].source` (the path the run was
 ///   given, which the pack names `waivers.toml`); the line is re-derived.
 pub const TAKEN_FROM_THE_REPORT: &str = "taken as recorded, not re-derived: the run id and times and tool version \
-     (checked against the manifest), the facts origin and SSH connection records, the --controls/--skip selection \
+     (checked against the manifest), the facts origin, SSH connection records and AWS call logs, the --controls/--skip selection \
      and --fail-on the run was given (re-applied), content problems outside the pack's content, the waivers file's path \
      (not its lines), whether the history append failed, and the previous run the changes compare with";
 
@@ -474,7 +475,9 @@ fn rederived_report(dir: &Path, manifest: &Manifest, max_bytes: u64) -> Result<(
         }
     }
     for target in &mut derived.targets {
-        target.connection = recorded.targets.iter().find(|t| t.name == target.name).and_then(|t| t.connection.clone());
+        let said = recorded.targets.iter().find(|t| t.name == target.name);
+        target.connection = said.and_then(|t| t.connection.clone());
+        target.api_calls = said.and_then(|t| t.api_calls.clone());
     }
     Ok((recorded, recorded_value, derived))
 }

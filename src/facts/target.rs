@@ -21,7 +21,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use super::aws::calls::CallSummary;
+use super::aws::calls::{CallLog, CallSummary};
 use super::aws::collect::{self as aws_collect, AwsTarget};
 use super::host::ssh::CommandRecord;
 use super::host::{self, LocalTransport, SshOptions, SshTarget, SshTransport, Transport};
@@ -331,7 +331,7 @@ impl ResolvedTarget {
             ResolvedTarget::AwsAccount(target) => {
                 let facts = runtime.block_on(aws_collect::collect(target, &own));
                 TargetFacts {
-                    api_calls: Some(super::aws::calls::summary()),
+                    api_calls: Some(target.calls.summary()),
                     ..TargetFacts::recorded(self.name(), self.provider(), facts.into_iter().collect())
                 }
             }
@@ -477,14 +477,15 @@ async fn connect_aws(spec: &AwsSpec) -> Result<AwsTarget, TargetError> {
             .credentials_provider(aws_credential_types::provider::SharedCredentialsProvider::new(provider))
             .build();
     }
-    let (account_id, caller_arn) = aws_collect::caller_identity(&config).await.map_err(TargetError::Aws)?;
+    let calls = CallLog::new();
+    let (account_id, caller_arn) = aws_collect::caller_identity(&config, &calls).await.map_err(TargetError::Aws)?;
     let partition = aws_collect::partition_of_arn(&caller_arn);
     let regions = if spec.regions.is_empty() {
-        aws_collect::enabled_regions(&config).await.map_err(TargetError::Aws)?
+        aws_collect::enabled_regions(&config, &calls).await.map_err(TargetError::Aws)?
     } else {
         spec.regions.clone()
     };
-    Ok(AwsTarget { config, account_id, caller_arn, partition, regions })
+    Ok(AwsTarget { config, account_id, caller_arn, partition, regions, calls })
 }
 
 /// The target's name: its host name, or `localhost` when it cannot be read.

@@ -257,6 +257,11 @@ pub fn build(
                 facts_unavailable: unavailable,
                 controls: Some(counts(&controls)),
                 connection: t.connection.as_ref().map(connection),
+                api_calls: t.api_calls.as_ref().map(|calls| ApiCalls {
+                    calls: calls.calls.clone(),
+                    retries: calls.retries,
+                    repeated: calls.repeated.clone(),
+                }),
             }
         })
         .collect();

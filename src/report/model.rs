@@ -131,6 +131,24 @@ pub struct Target {
     /// For a host reached over SSH: how, and every command run on it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub connection: Option<Connection>,
+    /// For an AWS account: every API request sent to collect its facts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_calls: Option<ApiCalls>,
+}
+
+/// The API requests sent for one AWS account, from connecting on: all
+/// read-only calls that the fact table declares.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ApiCalls {
+    /// First attempts per `service Operation`.
+    pub calls: BTreeMap<String, u64>,
+    /// Attempts after the first (the SDK's retries on throttling or
+    /// transient errors).
+    pub retries: u64,
+    /// `service Operation` of each request sent again though its answer was
+    /// already had (expected to be empty).
+    pub repeated: Vec<String>,
 }
 
 /// How a remote host was reached and what ran on it.

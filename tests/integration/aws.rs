@@ -3,8 +3,9 @@
 //! resources in us-east-1 and eu-west-1 through the AWS SDK for Rust, runs
 //! the real binary with `--target aws` and checks the verdict of every
 //! automated control of cis-aws-foundations-v3.0.0, then PCI DSS v4.0.1 on
-//! the same account, alone and with this machine (`aws/pci.rs`), then that a
-//! run without any credentials stops before collecting.
+//! the same account, alone and with this machine (`aws/pci.rs`), then the
+//! facts no check reads yet (`aws/vpc_endpoints.rs`), then that a run
+//! without any credentials stops before collecting.
 //!
 //! `scripts/test.sh` starts the emulator and exports
 //! POSTURE_TEST_AWS_ENDPOINT. Without it the test is skipped with a note,
@@ -52,6 +53,7 @@ use serde_json::Value;
 use crate::support;
 
 mod pci;
+mod vpc_endpoints;
 
 const ACCOUNT: &str = "123456789012";
 const REGIONS: [&str; 2] = ["us-east-1", "eu-west-1"];
@@ -1158,6 +1160,16 @@ fn audit_of_a_seeded_account_in_the_emulator() {
         targets.iter().any(|t| t["name"] == ACCOUNT && t["provider"] == "aws"),
         "account {ACCOUNT} is not a target of the report: {targets:?}"
     );
+    // The account's call log is kept as evidence, and every request sent is
+    // a read-only call the fact table declares.
+    let declared: std::collections::BTreeSet<&str> =
+        posture::facts::aws::FACTS.iter().flat_map(|row| row.how.calls.iter().copied()).collect();
+    let account = targets.iter().find(|t| t["name"] == ACCOUNT).expect("the account");
+    let sent = account["api_calls"]["calls"].as_object().unwrap_or_else(|| panic!("no api_calls: {account}"));
+    assert!(sent.len() > 20, "{sent:?}");
+    let undeclared: Vec<&String> = sent.keys().filter(|call| !declared.contains(call.as_str())).collect();
+    assert!(undeclared.is_empty(), "sent but not declared in src/facts/aws/kinds.rs: {undeclared:?}");
+    assert_eq!(account["api_calls"]["repeated"], serde_json::json!([]));
     let benchmarks: Vec<&str> =
         report["benchmarks"].as_array().expect("benchmarks").iter().filter_map(|b| b["id"].as_str()).collect();
     assert_eq!(benchmarks, ["cis-aws-foundations-v3.0.0"]);
@@ -1240,6 +1252,8 @@ fn audit_of_a_seeded_account_in_the_emulator() {
     pci::audit_of_the_seeded_account(&endpoint, &regions, &seeded);
 
     denied_calls_are_named_in_the_report(&endpoint, &regions);
+
+    vpc_endpoints::are_collected(&endpoint);
 
     // No credentials anywhere: a setup error before anything is collected.
     let bare = tempfile::tempdir().expect("tmp");

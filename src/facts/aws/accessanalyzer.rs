@@ -6,7 +6,7 @@ use std::sync::Arc;
 use aws_sdk_accessanalyzer::Client;
 use serde_json::{json, Value};
 
-use super::collect::{all_items, call, client, Ctx, Planned};
+use super::sdk::{all_items, call, client, Ctx, Planned};
 
 const SERVICE: &str = "accessanalyzer";
 
@@ -14,7 +14,7 @@ pub(super) fn plan(ctx: &Arc<Ctx>, kind: &str, region: &str) -> Option<Planned> 
     if kind != "aws.accessanalyzer.analyzers" {
         return None;
     }
-    let client = client!(aws_sdk_accessanalyzer, &ctx.config, region);
+    let client = client!(aws_sdk_accessanalyzer, ctx, region);
     let owned = region.to_string();
     Some(Planned::new(SERVICE, "ListAnalyzers", Some(region), async move { analyzers(&client, &owned).await }))
 }

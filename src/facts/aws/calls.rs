@@ -1,14 +1,17 @@
-//! The log of AWS API requests this process sent: how many per service and
-//! operation, how many were retries, and which requests were sent again
-//! though their answer was already had (a collector bug: each call is meant
-//! to be made once per run per resource).
+//! The log of the AWS API requests sent for one account: how many per
+//! service and operation, how many were retries, and which requests were
+//! sent again though their answer was already had (a collector bug: each
+//! call is meant to be made once per run per resource).
 //!
-//! Every client the collectors build carries [`CallCounter`]; `--timings`
-//! prints [`summary`], and the end-to-end tests assert that nothing repeats.
+//! Each audited account has its [`CallLog`]; every client the collectors
+//! build for it carries the log's [`CallCounter`]. The log is kept with the
+//! account's facts as evidence (the report's `targets[].api_calls`),
+//! `--timings` prints it, and the end-to-end tests assert that nothing
+//! repeats and that every call is one the fact table declares.
 
 use std::collections::{BTreeMap, HashSet};
 use std::fmt;
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 
 use aws_sdk_sts::config::interceptors::BeforeTransmitInterceptorContextRef;
 use aws_sdk_sts::config::{ConfigBag, Intercept, RuntimeComponents};
@@ -62,26 +65,38 @@ impl fmt::Display for CallSummary {
     }
 }
 
-#[derive(Default)]
-struct CallLog {
+#[derive(Debug, Default)]
+struct LogState {
     summary: CallSummary,
     seen: HashSet<[u8; 32]>,
 }
 
-fn log() -> &'static Mutex<CallLog> {
-    static LOG: OnceLock<Mutex<CallLog>> = OnceLock::new();
-    LOG.get_or_init(Mutex::default)
-}
+/// The requests sent for one account; clones share the log.
+#[derive(Debug, Clone, Default)]
+pub struct CallLog(Arc<Mutex<LogState>>);
 
-/// What this process has sent so far.
-pub fn summary() -> CallSummary {
-    log().lock().map(|log| log.summary.clone()).unwrap_or_default()
+impl CallLog {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// What has been sent so far.
+    pub fn summary(&self) -> CallSummary {
+        self.0.lock().map(|log| log.summary.clone()).unwrap_or_default()
+    }
+
+    /// The interceptor that records a client's requests in this log.
+    pub fn counter(&self) -> CallCounter {
+        CallCounter { log: self.clone() }
+    }
 }
 
 /// Counts each request just before it is sent (after signing, so the
 /// identity is known).
-#[derive(Debug, Clone, Copy, Default)]
-pub struct CallCounter;
+#[derive(Debug, Clone)]
+pub struct CallCounter {
+    log: CallLog,
+}
 
 impl Intercept for CallCounter {
     fn name(&self) -> &'static str {
@@ -108,7 +123,7 @@ impl Intercept for CallCounter {
             request.uri(),
             request.body().bytes().unwrap_or_default(),
         );
-        if let Ok(mut log) = log().lock() {
+        if let Ok(mut log) = self.log.0.lock() {
             if attempt > 1 {
                 log.summary.retries += 1;
                 return Ok(());

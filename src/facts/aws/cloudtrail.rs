@@ -9,7 +9,7 @@ use aws_sdk_cloudtrail::Client;
 use serde_json::{json, Value};
 use tokio::sync::Semaphore;
 
-use super::collect::{all_ok, bounded, call, client, opt_str, sdk_reason, Ctx, Planned, RESOURCE_LIMIT};
+use super::sdk::{all_ok, bounded, call, client, opt_str, sdk_reason, Ctx, Planned, RESOURCE_LIMIT};
 
 const SERVICE: &str = "cloudtrail";
 
@@ -17,7 +17,7 @@ pub(super) fn plan(ctx: &Arc<Ctx>, kind: &str, region: &str) -> Option<Planned> 
     if kind != "aws.cloudtrail.trails" {
         return None;
     }
-    let client = client!(aws_sdk_cloudtrail, &ctx.config, region);
+    let client = client!(aws_sdk_cloudtrail, ctx, region);
     let owned_region = region.to_string();
     Some(Planned::new(SERVICE, "DescribeTrails+GetTrailStatus+GetEventSelectors", Some(region), async move {
         trails(&client, &owned_region).await

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use aws_sdk_cloudwatch::Client;
 use serde_json::{json, Value};
 
-use super::collect::{all_pages, call, client, opt_str, Ctx, Planned};
+use super::sdk::{all_pages, call, client, opt_str, Ctx, Planned};
 
 const SERVICE: &str = "cloudwatch";
 
@@ -14,7 +14,7 @@ pub(super) fn plan(ctx: &Arc<Ctx>, kind: &str, region: &str) -> Option<Planned> 
     if kind != "aws.cloudwatch.alarms" {
         return None;
     }
-    let client = client!(aws_sdk_cloudwatch, &ctx.config, region);
+    let client = client!(aws_sdk_cloudwatch, ctx, region);
     let owned = region.to_string();
     Some(Planned::new(SERVICE, "DescribeAlarms", Some(region), async move { alarms(&client, &owned).await }))
 }

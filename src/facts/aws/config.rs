@@ -6,12 +6,12 @@ use std::sync::Arc;
 use aws_sdk_config::Client;
 use serde_json::{json, Value};
 
-use super::collect::{call, client, opt_str, sdk_reason, Ctx, Planned};
+use super::sdk::{call, client, opt_str, sdk_reason, Ctx, Planned};
 
 const SERVICE: &str = "config";
 
 pub(super) fn plan(ctx: &Arc<Ctx>, kind: &str, region: &str) -> Option<Planned> {
-    let client = client!(aws_sdk_config, &ctx.config, region);
+    let client = client!(aws_sdk_config, ctx, region);
     let owned = region.to_string();
     match kind {
         "aws.config.recorders" => Some(Planned::new(

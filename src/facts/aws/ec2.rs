@@ -1,6 +1,6 @@
-//! EC2 facts of one region (security groups, network ACLs, VPCs, flow logs,
-//! EBS default encryption, instances, EBS volumes) and the account's enabled
-//! regions.
+//! EC2 facts of one region (security groups, network ACLs, VPCs, VPC
+//! endpoints, flow logs, EBS default encryption, instances, EBS volumes) and
+//! the account's enabled regions.
 
 use std::sync::Arc;
 
@@ -9,12 +9,13 @@ use aws_sdk_ec2::types::{Filter, IpPermission};
 use aws_sdk_ec2::Client;
 use serde_json::{json, Value};
 
-use super::collect::{all_items, call, client, opt_str, region_or_default, sdk_reason, Ctx, Planned};
+use super::calls::CallLog;
+use super::sdk::{all_items, call, client, opt_str, region_or_default, sdk_reason, Ctx, Planned};
 
 const SERVICE: &str = "ec2";
 
 pub(super) fn plan(ctx: &Arc<Ctx>, kind: &str, region: &str) -> Option<Planned> {
-    let client = client(&ctx.config, region);
+    let client = client(&ctx.config, &ctx.calls, region);
     let ctx = Arc::clone(ctx);
     let region = region.to_string();
     let planned = match kind {
@@ -29,6 +30,10 @@ pub(super) fn plan(ctx: &Arc<Ctx>, kind: &str, region: &str) -> Option<Planned> 
         "aws.ec2.vpcs" => Planned::new(SERVICE, "DescribeVpcs", Some(&region), {
             let region = region.clone();
             async move { vpcs(&client, &ctx, &region).await }
+        }),
+        "aws.ec2.vpc_endpoints" => Planned::new(SERVICE, "DescribeVpcEndpoints", Some(&region), {
+            let region = region.clone();
+            async move { vpc_endpoints(&client, &ctx, &region).await }
         }),
         "aws.ec2.flow_logs" => Planned::new(SERVICE, "DescribeFlowLogs", Some(&region), {
             let region = region.clone();
@@ -51,15 +56,15 @@ pub(super) fn plan(ctx: &Arc<Ctx>, kind: &str, region: &str) -> Option<Planned> 
     Some(planned)
 }
 
-fn client(config: &SdkConfig, region: &str) -> Client {
-    client!(aws_sdk_ec2, config, region)
+fn client(config: &SdkConfig, calls: &CallLog, region: &str) -> Client {
+    client!(aws_sdk_ec2, config = config, calls = calls, region)
 }
 
 /// The regions enabled for the account, sorted.
-pub(super) async fn enabled_regions(config: &SdkConfig) -> Result<Vec<String>, String> {
+pub(super) async fn enabled_regions(config: &SdkConfig, calls: &CallLog) -> Result<Vec<String>, String> {
     let region = region_or_default(config);
     let what = call(SERVICE, "DescribeRegions", Some(region.as_ref()));
-    let client = client(config, region.as_ref());
+    let client = client(config, calls, region.as_ref());
     let output = client.describe_regions().all_regions(false).send().await.map_err(|err| sdk_reason(&what, &err))?;
     let mut regions: Vec<String> = output
         .regions()
@@ -169,6 +174,38 @@ async fn vpcs(client: &Client, ctx: &Ctx, region: &str) -> Result<Value, String>
     Ok(Value::Array(vpcs))
 }
 
+async fn vpc_endpoints(client: &Client, ctx: &Ctx, region: &str) -> Result<Value, String> {
+    let what = call(SERVICE, "DescribeVpcEndpoints", Some(region));
+    let endpoints = all_items!(client.describe_vpc_endpoints(), what)?;
+    let endpoints = endpoints
+        .iter()
+        .map(|endpoint| {
+            let id = endpoint.vpc_endpoint_id().unwrap_or_default();
+            json!({
+                "id": id,
+                "arn": arn(ctx, region, endpoint.owner_id(), "vpc-endpoint", id),
+                "vpc_id": opt_str(endpoint.vpc_id()),
+                "service_name": opt_str(endpoint.service_name()),
+                "type": opt_str(endpoint.vpc_endpoint_type().map(|kind| kind.as_str())),
+                "state": opt_str(endpoint.state().map(|state| state.as_str())),
+                "policy": endpoint.policy_document().map_or(Value::Null, endpoint_policy),
+                "private_dns_enabled": endpoint.private_dns_enabled(),
+                "subnet_ids": endpoint.subnet_ids(),
+                "route_table_ids": endpoint.route_table_ids(),
+                "security_group_ids": endpoint.groups().iter().filter_map(|group| group.group_id()).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    Ok(Value::Array(endpoints))
+}
+
+/// An endpoint's policy document as JSON, as S3 bucket policies are read
+/// (EC2 gives it as plain JSON text, not URL-encoded as IAM does); `null`
+/// when the text is not JSON, so a check never reads a half-parsed policy.
+fn endpoint_policy(document: &str) -> Value {
+    serde_json::from_str(document).unwrap_or(Value::Null)
+}
+
 async fn flow_logs(client: &Client, region: &str) -> Result<Value, String> {
     let what = call(SERVICE, "DescribeFlowLogs", Some(region));
     let logs = all_items!(client.describe_flow_logs(), what)?;
@@ -248,4 +285,17 @@ async fn volumes(client: &Client, ctx: &Ctx, region: &str) -> Result<Value, Stri
         })
         .collect();
     Ok(Value::Array(volumes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoint_policies_are_json_or_null() {
+        let policy = endpoint_policy(r#"{"Version":"2008-10-17","Statement":[{"Effect":"Allow","Principal":"*"}]}"#);
+        assert_eq!(policy["Statement"][0]["Principal"], "*");
+        assert_eq!(endpoint_policy("not a policy"), Value::Null);
+        assert_eq!(endpoint_policy(""), Value::Null);
+    }
 }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use aws_sdk_efs::Client;
 use serde_json::{json, Value};
 
-use super::collect::{all_items, call, client, Ctx, Planned};
+use super::sdk::{all_items, call, client, Ctx, Planned};
 
 const SERVICE: &str = "efs";
 
@@ -13,7 +13,7 @@ pub(super) fn plan(ctx: &Arc<Ctx>, kind: &str, region: &str) -> Option<Planned> 
     if kind != "aws.efs.file_systems" {
         return None;
     }
-    let client = client!(aws_sdk_efs, &ctx.config, region);
+    let client = client!(aws_sdk_efs, ctx, region);
     let owned = region.to_string();
     let ctx = Arc::clone(ctx);
     Some(Planned::new(SERVICE, "DescribeFileSystems", Some(region), async move {

@@ -20,7 +20,7 @@ use aws_sdk_elasticloadbalancingv2::Client;
 use serde_json::{json, Map, Value};
 use tokio::sync::Semaphore;
 
-use super::collect::{all_items, all_ok, bounded, call, client, opt_str, sdk_reason, Ctx, Planned, RESOURCE_LIMIT};
+use super::sdk::{all_items, all_ok, bounded, call, client, opt_str, sdk_reason, Ctx, Planned, RESOURCE_LIMIT};
 
 const SERVICE: &str = "elbv2";
 
@@ -34,7 +34,7 @@ pub(super) fn plan(ctx: &Arc<Ctx>, kind: &str, region: &str) -> Option<Planned> 
     if kind != "aws.elbv2.load_balancers" {
         return None;
     }
-    let client = client!(aws_sdk_elasticloadbalancingv2, &ctx.config, region);
+    let client = client!(aws_sdk_elasticloadbalancingv2, ctx, region);
     let owned = region.to_string();
     Some(Planned::new(
         SERVICE,

@@ -14,7 +14,7 @@ use chrono::SecondsFormat;
 use serde_json::{json, Map, Value};
 use tokio::time::Instant;
 
-use super::collect::{
+use super::sdk::{
     all_items, all_ok, all_pages, bounded, call, client, opt_str, sdk_reason, timestamp, Ctx, Planned, Unread,
 };
 
@@ -26,7 +26,7 @@ const REPORT_WAIT: Duration = Duration::from_secs(30);
 const REPORT_POLL: Duration = Duration::from_secs(2);
 
 pub(super) fn plan(ctx: &Arc<Ctx>, key: &str) -> Option<Planned> {
-    let client = client!(aws_sdk_iam, &ctx.config, ctx.global_region);
+    let client = client!(aws_sdk_iam, ctx, ctx.global_region);
     let ctx = Arc::clone(ctx);
     let planned = match key {
         "aws.iam.credential_report" => Planned::new(

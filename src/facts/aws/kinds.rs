@@ -7,7 +7,7 @@
 
 use std::sync::Arc;
 
-use super::collect::{Ctx, Planned};
+use super::sdk::{Ctx, Planned};
 use super::{
     accessanalyzer, cloudtrail, cloudwatch, config, ec2, efs, elbv2, iam, kms, logs, rds, s3, securityhub, sns,
 };
@@ -196,6 +196,12 @@ pub const FACTS: &[FactDescriptor<AwsCalls>] = &[
         scope: Scope::Regional,
         needs_root: false,
         how: AwsCalls { calls: &["ec2 DescribeVpcs"], collector: Regional(ec2::plan) },
+    },
+    FactDescriptor {
+        kind: "aws.ec2.vpc_endpoints",
+        scope: Scope::Regional,
+        needs_root: false,
+        how: AwsCalls { calls: &["ec2 DescribeVpcEndpoints"], collector: Regional(ec2::plan) },
     },
     FactDescriptor {
         kind: "aws.ec2.flow_logs",

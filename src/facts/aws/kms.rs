@@ -9,7 +9,7 @@ use aws_sdk_kms::Client;
 use serde_json::{json, Value};
 use tokio::sync::Semaphore;
 
-use super::collect::{all_items, bounded, call, client, opt_str, sdk_reason, Ctx, Planned, RESOURCE_LIMIT};
+use super::sdk::{all_items, bounded, call, client, opt_str, sdk_reason, Ctx, Planned, RESOURCE_LIMIT};
 
 const SERVICE: &str = "kms";
 
@@ -17,7 +17,7 @@ pub(super) fn plan(ctx: &Arc<Ctx>, kind: &str, region: &str) -> Option<Planned> 
     if kind != "aws.kms.keys" {
         return None;
     }
-    let client = client!(aws_sdk_kms, &ctx.config, region);
+    let client = client!(aws_sdk_kms, ctx, region);
     let owned = region.to_string();
     Some(Planned::new(SERVICE, "ListKeys+DescribeKey+GetKeyRotationStatus", Some(region), async move {
         keys(&client, &owned).await

@@ -6,12 +6,12 @@ use std::sync::Arc;
 use aws_sdk_cloudwatchlogs::Client;
 use serde_json::{json, Value};
 
-use super::collect::{all_items, call, client, opt_str, Ctx, Planned};
+use super::sdk::{all_items, call, client, opt_str, Ctx, Planned};
 
 const SERVICE: &str = "logs";
 
 pub(super) fn plan(ctx: &Arc<Ctx>, kind: &str, region: &str) -> Option<Planned> {
-    let client = client!(aws_sdk_cloudwatchlogs, &ctx.config, region);
+    let client = client!(aws_sdk_cloudwatchlogs, ctx, region);
     let owned = region.to_string();
     match kind {
         "aws.logs.metric_filters" => Some(Planned::new(SERVICE, "DescribeMetricFilters", Some(region), async move {

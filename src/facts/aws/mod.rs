@@ -19,6 +19,7 @@ pub mod kms;
 pub mod logs;
 pub mod rds;
 pub mod s3;
+pub mod sdk;
 pub mod securityhub;
 pub mod sns;
 pub mod sts;

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use aws_sdk_rds::Client;
 use serde_json::{json, Value};
 
-use super::collect::{all_items, call, client, opt_str, Ctx, Planned};
+use super::sdk::{all_items, call, client, opt_str, Ctx, Planned};
 
 const SERVICE: &str = "rds";
 
@@ -14,7 +14,7 @@ pub(super) fn plan(ctx: &Arc<Ctx>, kind: &str, region: &str) -> Option<Planned> 
     if kind != "aws.rds.instances" {
         return None;
     }
-    let client = client!(aws_sdk_rds, &ctx.config, region);
+    let client = client!(aws_sdk_rds, ctx, region);
     let owned = region.to_string();
     Some(Planned::new(SERVICE, "DescribeDBInstances", Some(region), async move { instances(&client, &owned).await }))
 }

@@ -14,7 +14,7 @@ use aws_sdk_s3::types::Bucket;
 use serde_json::{json, Value};
 use tokio::sync::Semaphore;
 
-use super::collect::{
+use super::sdk::{
     all_pages, bounded, call, client, opt_str, sdk_reason, timestamp, Ctx, Planned, Unread, RESOURCE_LIMIT,
 };
 
@@ -37,7 +37,7 @@ pub(super) fn plan(ctx: &Arc<Ctx>, key: &str) -> Option<Planned> {
 
 fn s3_client(ctx: &Ctx, region: &str) -> aws_sdk_s3::Client {
     let path_style = ctx.endpoint_override.is_some();
-    client!(aws_sdk_s3, &ctx.config, region, |builder| builder.force_path_style(path_style))
+    client!(aws_sdk_s3, ctx, region, |builder| builder.force_path_style(path_style))
 }
 
 /// The region of a bucket from its GetBucketLocation constraint: none or
@@ -198,7 +198,7 @@ impl aws_sdk_s3control::config::endpoint::ResolveEndpoint for FixedEndpoint {
 }
 
 async fn account_public_access_block(ctx: &Ctx) -> Result<Value, String> {
-    let client = client!(aws_sdk_s3control, &ctx.config, ctx.global_region, |builder| match &ctx.endpoint_override {
+    let client = client!(aws_sdk_s3control, ctx, ctx.global_region, |builder| match &ctx.endpoint_override {
         Some(url) => builder.endpoint_resolver(FixedEndpoint(url.clone())),
         None => builder,
     });

@@ -8,7 +8,7 @@ use aws_sdk_securityhub::Client;
 use chrono::SecondsFormat;
 use serde_json::{json, Value};
 
-use super::collect::{call, client, opt_str, sdk_reason, Ctx, Planned};
+use super::sdk::{call, client, opt_str, sdk_reason, Ctx, Planned};
 
 const SERVICE: &str = "securityhub";
 
@@ -16,7 +16,7 @@ pub(super) fn plan(ctx: &Arc<Ctx>, kind: &str, region: &str) -> Option<Planned> 
     if kind != "aws.securityhub.hub" {
         return None;
     }
-    let client = client!(aws_sdk_securityhub, &ctx.config, region);
+    let client = client!(aws_sdk_securityhub, ctx, region);
     let owned = region.to_string();
     Some(Planned::new(SERVICE, "DescribeHub", Some(region), async move { hub(&client, &owned).await }))
 }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use aws_sdk_sns::Client;
 use serde_json::{json, Value};
 
-use super::collect::{all_items, call, client, opt_str, Ctx, Planned};
+use super::sdk::{all_items, call, client, opt_str, Ctx, Planned};
 
 const SERVICE: &str = "sns";
 
@@ -13,7 +13,7 @@ pub(super) fn plan(ctx: &Arc<Ctx>, kind: &str, region: &str) -> Option<Planned> 
     if kind != "aws.sns.subscriptions" {
         return None;
     }
-    let client = client!(aws_sdk_sns, &ctx.config, region);
+    let client = client!(aws_sdk_sns, ctx, region);
     let owned = region.to_string();
     Some(Planned::new(SERVICE, "ListSubscriptions", Some(region), async move { subscriptions(&client, &owned).await }))
 }

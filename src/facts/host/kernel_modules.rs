@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::json;
 
 use super::probe::{Collected, Probe, Unavailable};
-use super::text::{self, collapse_whitespace, logical_lines};
+use super::text::{collapse_whitespace, logical_lines};
 use super::WalkEntry;
 
 /// modprobe.d(5) directories, highest priority first.
@@ -45,7 +45,7 @@ pub(super) fn collect(probe: &mut Probe<'_>) -> Collected {
     };
 
     let mut config = ModprobeConfig::default();
-    for path in text::drop_in_files(probe, MODPROBE_DIRS, ".conf")? {
+    for path in probe.drop_in_files(MODPROBE_DIRS, ".conf")? {
         if let Some(content) = probe.read_text(&path)? {
             parse_modprobe_conf(&content, &mut config);
         }

@@ -22,7 +22,7 @@ const AUDITD_CONF: &str = "/etc/audit/auditd.conf";
 /// name across directories), a later assignment overriding an earlier one.
 pub(super) fn collect_journald(probe: &mut Probe<'_>) -> Collected {
     let mut paths = vec![JOURNALD_CONF.to_string()];
-    paths.extend(text::drop_in_files(probe, JOURNALD_DROP_IN_DIRS, ".conf")?);
+    paths.extend(probe.drop_in_files(JOURNALD_DROP_IN_DIRS, ".conf")?);
     let mut contents = Vec::new();
     for path in paths {
         contents.extend(probe.read_text(&path)?);
@@ -75,7 +75,7 @@ pub(super) fn collect_rsyslog(probe: &mut Probe<'_>) -> Collected {
         return Ok(json!({ "installed": false, "lines": [] }));
     };
     let mut lines = config_lines(&main, RSYSLOG_CONF);
-    for path in text::drop_in_files(probe, &[RSYSLOG_DIR], ".conf")? {
+    for path in probe.drop_in_files(&[RSYSLOG_DIR], ".conf")? {
         if let Some(content) = probe.read_text(&path)? {
             lines.extend(config_lines(&content, &path));
         }

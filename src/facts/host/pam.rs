@@ -118,7 +118,7 @@ fn pam_words(line: &str) -> Vec<String> {
 /// libpwquality reads the drop-ins first and the main file last, so a setting
 /// in pwquality.conf wins over the same setting in pwquality.conf.d.
 pub(super) fn collect_pwquality(probe: &mut Probe<'_>) -> Collected {
-    let mut paths = text::drop_in_files(probe, &[PWQUALITY_DIR], ".conf")?;
+    let mut paths = probe.drop_in_files(&[PWQUALITY_DIR], ".conf")?;
     paths.push(PWQUALITY_CONF.to_string());
     collect_settings_files(probe, &paths)
 }
@@ -161,7 +161,7 @@ pub(super) fn parse_settings(content: &str) -> Value {
 /// Every limit of limits.conf then limits.d/*.conf (sorted).
 pub(super) fn collect_limits(probe: &mut Probe<'_>) -> Collected {
     let mut paths = vec![LIMITS_CONF.to_string()];
-    paths.extend(text::drop_in_files(probe, &[LIMITS_DIR], ".conf")?);
+    paths.extend(probe.drop_in_files(&[LIMITS_DIR], ".conf")?);
     let mut limits = Vec::new();
     for path in paths {
         if let Some(content) = probe.read_text(&path)? {

@@ -1,6 +1,7 @@
 //! The per-fact view of a [`Transport`]: every file read and command run is
 //! recorded as the fact's [`FactSource`], and failures become the reason of
-//! an unavailable fact.
+//! an unavailable fact. It builds on the pure helpers of `text.rs`, which
+//! never import it.
 
 use crate::facts::{redact, FactSource};
 
@@ -86,6 +87,18 @@ impl<'t> Probe<'t> {
     pub(super) fn list_dir(&mut self, path: &str) -> Result<Option<Vec<String>>, TransportError> {
         self.record_path(path);
         self.transport.list_dir(path)
+    }
+
+    /// List `dirs` (missing ones are empty) and order their `suffix` files as
+    /// [`text::order_drop_ins`] does.
+    pub(super) fn drop_in_files(&mut self, dirs: &[&str], suffix: &str) -> Result<Vec<String>, TransportError> {
+        let mut listings = Vec::new();
+        for dir in dirs {
+            if let Some(names) = self.list_dir(dir)? {
+                listings.push((*dir, names));
+            }
+        }
+        Ok(text::order_drop_ins(&listings, suffix))
     }
 
     /// Run a command; the source records it with its exit status.

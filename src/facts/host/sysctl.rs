@@ -81,7 +81,7 @@ pub(super) fn denied_keys(stderr: &str) -> Vec<String> {
 }
 
 pub(super) fn collect_persistent(probe: &mut Probe<'_>) -> Collected {
-    let mut paths = text::drop_in_files(probe, SYSCTL_DIRS, ".conf")?;
+    let mut paths = probe.drop_in_files(SYSCTL_DIRS, ".conf")?;
     paths.push(SYSCTL_CONF.to_string());
     let mut files = Vec::new();
     for path in paths {

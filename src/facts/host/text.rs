@@ -1,10 +1,9 @@
 //! Text helpers shared by the host fact parsers: decoding, whitespace,
-//! continuation lines, and the drop-in file order of systemd and kmod.
+//! continuation lines, and the drop-in file order of systemd and kmod. Pure
+//! functions of text: it imports no other host module (`probe.rs`, which
+//! reads the files, builds on it).
 
 use std::collections::BTreeMap;
-
-use super::probe::Probe;
-use super::TransportError;
 
 /// Bytes from the host as text. Configuration files are expected to be UTF-8;
 /// a stray invalid byte must not cost the whole fact, so it is replaced.
@@ -73,18 +72,6 @@ pub(super) fn order_drop_ins(listings: &[(&str, Vec<String>)], suffix: &str) -> 
         }
     }
     by_name.into_values().collect()
-}
-
-/// List `dirs` (missing ones are empty) and order their `suffix` files as
-/// [`order_drop_ins`] does.
-pub(super) fn drop_in_files(probe: &mut Probe<'_>, dirs: &[&str], suffix: &str) -> Result<Vec<String>, TransportError> {
-    let mut listings = Vec::new();
-    for dir in dirs {
-        if let Some(names) = probe.list_dir(dir)? {
-            listings.push((*dir, names));
-        }
-    }
-    Ok(order_drop_ins(&listings, suffix))
 }
 
 /// `dir/name` without a doubled slash.
