@@ -11,7 +11,7 @@ use crate::config::ConfigError;
 use crate::evidence::PackError;
 use crate::facts::bundle::BundleError;
 use crate::facts::provider::Provider;
-use crate::facts::target::TargetError;
+use crate::facts::target::{TargetError, TargetKind};
 use crate::history::HistoryError;
 use crate::report::ReportError;
 use crate::settings::{AwsSpec, SettingsError, TargetSpec};
@@ -164,9 +164,13 @@ fn settings_help(error: &SettingsError) -> Vec<String> {
 
 /// Every form `--target` takes (see `AuditSettings::resolve`).
 fn target_forms() -> String {
-    "a target is `local` (this machine), `aws` (the AWS account of your credentials), `ssh://[user@]host[:port]`, \
-     `tag:TAG` (posture.toml's targets with that tag), or the name of a target or group of posture.toml's [[targets]]"
-        .to_owned()
+    let kinds: Vec<String> =
+        TargetKind::ALL.iter().map(|kind| format!("`{}` ({})", kind.cli_form(), kind.description())).collect();
+    format!(
+        "a target is {}, `tag:TAG` (posture.toml's targets with that tag), or the name of a target or group of \
+         posture.toml's [[targets]]",
+        kinds.join(", ")
+    )
 }
 
 /// A configuration file that cannot be read is one the user named, or
@@ -183,23 +187,19 @@ fn config_help(problem: &ConfigError) -> Vec<String> {
 
 fn target_help(error: &TargetError, spec: &TargetSpec) -> Vec<String> {
     match (error, spec) {
-        (TargetError::Aws(message), TargetSpec::Aws(aws)) => aws_help(message, aws),
-        (TargetError::Aws(_), _) => Vec::new(),
-    }
-}
-
-/// An AWS target fails before collection on its credentials (STS
-/// GetCallerIdentity, the first call) or on listing its regions (EC2
-/// DescribeRegions, only without `--regions`). The error is a message
-/// today, which names the call that failed.
-fn aws_help(message: &str, aws: &AwsSpec) -> Vec<String> {
-    if aws.regions.is_empty() && message.contains("DescribeRegions") {
-        return vec![
+        (TargetError::AwsRegions(_), _) => vec![
             "without --regions, posture lists the account's regions with ec2:DescribeRegions: allow it, or name the \
              regions with --regions (or `regions = [...]` in posture.toml)"
                 .to_owned(),
-        ];
+        ],
+        (TargetError::AwsIdentity(_), TargetSpec::Aws(aws)) => credentials_help(aws),
+        (TargetError::AwsIdentity(_), _) => Vec::new(),
     }
+}
+
+/// Where the credentials of an AWS target come from, for a target whose
+/// identity could not be had (STS GetCallerIdentity, the first call).
+fn credentials_help(aws: &AwsSpec) -> Vec<String> {
     let mut help = vec![match &aws.profile {
         Some(profile) => format!(
             "the credentials are those of the profile '{profile}': check it in ~/.aws/config and ~/.aws/credentials \
@@ -225,7 +225,12 @@ mod tests {
     use crate::located::Located;
 
     fn aws_failure(message: &str, aws: AwsSpec) -> Fatal {
-        Fatal::Target { error: TargetError::Aws(message.to_owned()), spec: Box::new(TargetSpec::Aws(aws)) }
+        let error = if message.contains("DescribeRegions") {
+            TargetError::AwsRegions(message.to_owned())
+        } else {
+            TargetError::AwsIdentity(message.to_owned())
+        };
+        Fatal::Target { error, spec: Box::new(TargetSpec::Aws(aws)) }
     }
 
     #[test]

@@ -32,8 +32,12 @@ use std::path::PathBuf;
 /// Why a target could not be audited at all (credentials, identity, regions).
 #[derive(Debug, thiserror::Error)]
 pub enum TargetError {
+    /// The credentials are missing or refused (STS GetCallerIdentity, the first call).
     #[error("AWS: {0}")]
-    Aws(String),
+    AwsIdentity(String),
+    /// The account's regions could not be listed (EC2 DescribeRegions, without `--regions`).
+    #[error("AWS: {0}")]
+    AwsRegions(String),
 }
 
 /// One thing to audit.
@@ -149,7 +153,16 @@ impl TargetKind {
         match self {
             TargetKind::Local => "local",
             TargetKind::Aws => "aws",
-            TargetKind::Ssh => "ssh://[USER@]HOST[:PORT]",
+            TargetKind::Ssh => "ssh://[user@]host[:port]",
+        }
+    }
+
+    /// What a target of this kind is, for messages.
+    pub fn description(self) -> &'static str {
+        match self {
+            TargetKind::Local => "this machine",
+            TargetKind::Aws => "the AWS account of your credentials",
+            TargetKind::Ssh => "a host over SSH",
         }
     }
 
@@ -478,10 +491,11 @@ async fn connect_aws(spec: &AwsSpec) -> Result<AwsTarget, TargetError> {
             .build();
     }
     let calls = CallLog::new();
-    let (account_id, caller_arn) = aws_collect::caller_identity(&config, &calls).await.map_err(TargetError::Aws)?;
+    let (account_id, caller_arn) =
+        aws_collect::caller_identity(&config, &calls).await.map_err(TargetError::AwsIdentity)?;
     let partition = aws_collect::partition_of_arn(&caller_arn);
     let regions = if spec.regions.is_empty() {
-        aws_collect::enabled_regions(&config, &calls).await.map_err(TargetError::Aws)?
+        aws_collect::enabled_regions(&config, &calls).await.map_err(TargetError::AwsRegions)?
     } else {
         spec.regions.clone()
     };

@@ -176,7 +176,7 @@ fn fatal_errors_say_what_to_do_in_help_lines() {
         (
             &["audit", "--target", "gcp", "--config", "empty.toml"],
             "posture: error: --target gcp: unknown target\n",
-            Some("`ssh://[user@]host[:port]`, `tag:TAG`"),
+            Some("`ssh://[user@]host[:port]` (a host over SSH), `tag:TAG`"),
         ),
         (
             &["audit", "--facts", bundle, "--config", "empty.toml", "--waivers", "missing.toml"],
