@@ -119,3 +119,15 @@ fn host_text_helpers_never_import_the_probe() {
     let named = sibling_modules(&sources["text"], "host");
     assert!(named.is_empty(), "text.rs imports {named:?}: it must stay pure text (probe.rs imports it)");
 }
+
+#[test]
+fn posture_toml_parsing_never_imports_the_settings() {
+    // settings.rs resolves the options and reads posture.toml through
+    // config.rs: config.rs naming settings would make the two a cycle.
+    let config = std::fs::read_to_string(support::repo_root().join("src/config.rs")).expect("src/config.rs");
+    let code: Vec<&str> = config.lines().filter(|line| !line.trim_start().starts_with("//")).collect();
+    let named: Vec<&&str> = code.iter().filter(|line| line.contains("crate::settings")).collect();
+    assert!(named.is_empty(), "src/config.rs imports the settings, which import it: {named:?}");
+    let settings = std::fs::read_to_string(support::repo_root().join("src/settings.rs")).expect("src/settings.rs");
+    assert!(settings.contains("crate::config::"), "settings.rs reads posture.toml through config.rs");
+}
