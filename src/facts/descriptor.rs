@@ -4,6 +4,8 @@
 //! fact, the API calls of an AWS fact, and the collector that does it), and
 //! whether it needs root. Which keys exist, how a declared key expands, what
 //! `explain` shows and what a collector may do all come from these rows.
+//! Also the one constant each provider module declares about itself
+//! ([`ProviderDescriptor`]).
 //! May import fact keys only.
 
 use super::FactKey;
@@ -46,6 +48,29 @@ impl<How> FactDescriptor<How> {
             (Scope::Global, Some(_)) | (Scope::PerPath, None) => false,
         }
     }
+}
+
+/// What a provider module declares about itself, in one constant
+/// (`host::PROVIDER`, `aws::PROVIDER`): `Provider` answers every question
+/// about a provider from it.
+#[derive(Debug)]
+pub struct ProviderDescriptor {
+    /// The name benchmarks, check folders, bundles and reports use.
+    pub name: &'static str,
+    /// The prefix every fact key of the provider starts with.
+    pub fact_prefix: &'static str,
+    /// The benchmark audited on its targets when none is named.
+    pub default_benchmark: &'static str,
+    /// The `--target` value that adds one of its targets, for messages.
+    pub example_target: &'static str,
+    /// The scope of one of its keys that names a fact it collects, from its
+    /// fact table.
+    pub scope_of: fn(&FactKey) -> Option<Scope>,
+}
+
+/// The scope of `key` in `table`, when the key names a fact of the table.
+pub fn scope_in<How>(table: &[FactDescriptor<How>], key: &FactKey) -> Option<Scope> {
+    find(table, key).filter(|row| row.accepts(key)).map(|row| row.scope)
 }
 
 /// The row of `table` for `key`'s kind.

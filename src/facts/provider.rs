@@ -1,14 +1,15 @@
-//! The providers posture collects facts from, as a type: for each, its name
-//! (in benchmarks, checks' folders, bundles and reports), the prefix of its
-//! fact keys, its default benchmark, the `--target` that audits it, and, from
-//! its fact table, which keys exist, their scope and what collecting them
-//! reads. Every question "which provider is this?" or "is this a fact?" is
+//! The providers posture collects facts from, as a type. Each provider's
+//! module declares about it, in one `PROVIDER` constant, its name (in
+//! benchmarks, checks' folders, bundles and reports), the prefix of its fact
+//! keys, its default benchmark, the `--target` that audits it and, from its
+//! fact table, which keys exist and their scope; `Provider::descriptor` is
+//! the one place a variant meets its module. Every question "which provider is this?" or "is this a fact?" is
 //! answered here, never by matching strings elsewhere. May import fact keys,
 //! descriptors and the providers' fact tables (`host::commands`, `aws`).
 
 use std::collections::BTreeSet;
 
-use super::descriptor::{self, Scope};
+use super::descriptor::{self, ProviderDescriptor, Scope};
 use super::{aws, host, FactKey};
 
 /// Serialised as its name (bundles, packs); a name posture has no
@@ -25,12 +26,18 @@ pub enum Provider {
 impl Provider {
     pub const ALL: [Provider; 2] = [Provider::Linux, Provider::Aws];
 
+    /// What the provider's module declares about it: the one place a
+    /// provider is mapped to its module.
+    fn descriptor(self) -> &'static ProviderDescriptor {
+        match self {
+            Provider::Linux => &host::PROVIDER,
+            Provider::Aws => &aws::PROVIDER,
+        }
+    }
+
     /// The name benchmarks, check folders, bundles and reports use.
     pub fn name(self) -> &'static str {
-        match self {
-            Provider::Linux => "linux",
-            Provider::Aws => "aws",
-        }
+        self.descriptor().name
     }
 
     pub fn from_name(name: &str) -> Option<Provider> {
@@ -39,10 +46,7 @@ impl Provider {
 
     /// The prefix every fact key of this provider starts with.
     pub fn fact_prefix(self) -> &'static str {
-        match self {
-            Provider::Linux => "host.",
-            Provider::Aws => "aws.",
-        }
+        self.descriptor().fact_prefix
     }
 
     /// The provider a fact key belongs to, by its prefix.
@@ -59,12 +63,7 @@ impl Provider {
     /// version collects (a regional kind with or without its region, a
     /// per-path kind with an absolute path).
     pub fn scope_of(key: &FactKey) -> Option<Scope> {
-        match Provider::of_fact(key)? {
-            Provider::Linux => {
-                descriptor::find(host::commands::FACTS, key).filter(|row| row.accepts(key)).map(|row| row.scope)
-            }
-            Provider::Aws => descriptor::find(aws::FACTS, key).filter(|row| row.accepts(key)).map(|row| row.scope),
-        }
+        (Provider::of_fact(key)?.descriptor().scope_of)(key)
     }
 
     /// Whether `key` names a fact this version collects.
@@ -99,18 +98,12 @@ impl Provider {
 
     /// The benchmark audited on this provider's targets when none is named.
     pub fn default_benchmark(self) -> &'static str {
-        match self {
-            Provider::Linux => "cis-debian-linux-12",
-            Provider::Aws => "cis-aws-foundations-v3.0.0",
-        }
+        self.descriptor().default_benchmark
     }
 
     /// The `--target` value that adds a target of this provider, for messages.
     pub fn example_target(self) -> &'static str {
-        match self {
-            Provider::Linux => "local",
-            Provider::Aws => "aws",
-        }
+        self.descriptor().example_target
     }
 }
 

@@ -4,6 +4,15 @@
 pub use crate::facts::descriptor::is_region_name;
 pub use kinds::{AwsCalls, FACTS};
 
+/// The AWS provider: accounts, through the AWS SDK.
+pub const PROVIDER: crate::facts::descriptor::ProviderDescriptor = crate::facts::descriptor::ProviderDescriptor {
+    name: "aws",
+    fact_prefix: "aws.",
+    default_benchmark: "cis-aws-foundations-v3.0.0",
+    example_target: "aws",
+    scope_of: |key| crate::facts::descriptor::scope_in(FACTS, key),
+};
+
 pub mod accessanalyzer;
 pub mod calls;
 pub mod cloudtrail;

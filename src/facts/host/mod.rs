@@ -253,6 +253,15 @@ impl TransportError {
 
 pub use commands::is_known_fact;
 
+/// The Linux provider: hosts, local or over SSH.
+pub const PROVIDER: crate::facts::descriptor::ProviderDescriptor = crate::facts::descriptor::ProviderDescriptor {
+    name: "linux",
+    fact_prefix: "host.",
+    default_benchmark: "cis-debian-linux-12",
+    example_target: "local",
+    scope_of: |key| crate::facts::descriptor::scope_in(commands::FACTS, key),
+};
+
 /// The host fact kinds without a parameter (every kind but `host.file` and
 /// `host.text`), for tests that collect everything.
 #[cfg(test)]
