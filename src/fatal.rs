@@ -192,8 +192,13 @@ fn target_help(error: &TargetError, spec: &TargetSpec) -> Vec<String> {
              regions with --regions (or `regions = [...]` in posture.toml)"
                 .to_owned(),
         ],
-        (TargetError::AwsIdentity(_), TargetSpec::Aws(aws)) => credentials_help(aws),
-        (TargetError::AwsIdentity(_), _) => Vec::new(),
+        (TargetError::AwsProfile(_), _) => vec![
+            "`aws configure list-profiles` lists the profiles; `aws configure --profile NAME` or `aws configure sso` \
+             creates one, or pass another --profile"
+                .to_owned(),
+        ],
+        (TargetError::AwsIdentity(_) | TargetError::AwsNoCredentials(_), TargetSpec::Aws(aws)) => credentials_help(aws),
+        (TargetError::AwsIdentity(_) | TargetError::AwsNoCredentials(_), _) => Vec::new(),
     }
 }
 

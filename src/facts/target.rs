@@ -23,6 +23,7 @@ use std::time::{Duration, Instant};
 
 use super::aws::calls::{CallLog, CallSummary};
 use super::aws::collect::{self as aws_collect, AwsTarget};
+use super::aws::credentials;
 use super::host::ssh::CommandRecord;
 use super::host::{self, LocalTransport, SshOptions, SshTarget, SshTransport, Transport};
 use super::provider::Provider;
@@ -38,6 +39,13 @@ pub enum TargetError {
     /// The account's regions could not be listed (EC2 DescribeRegions, without `--regions`).
     #[error("AWS: {0}")]
     AwsRegions(String),
+    /// `--profile` names a profile no shared file defines.
+    #[error("AWS: {0}")]
+    AwsProfile(String),
+    /// No source of the default credential chain gave credentials: each one
+    /// tried, and what it held.
+    #[error("AWS: {0}")]
+    AwsNoCredentials(String),
 }
 
 /// One thing to audit.
@@ -472,6 +480,9 @@ async fn connect_aws(spec: &AwsSpec) -> Result<AwsTarget, TargetError> {
                 .build(),
         );
     if let Some(profile) = &spec.profile {
+        if let Some(problem) = credentials::undefined_profile(profile) {
+            return Err(TargetError::AwsProfile(problem));
+        }
         loader = loader.profile_name(profile);
     }
     let mut config = loader.load().await;
@@ -491,8 +502,15 @@ async fn connect_aws(spec: &AwsSpec) -> Result<AwsTarget, TargetError> {
             .build();
     }
     let calls = CallLog::new();
-    let (account_id, caller_arn) =
-        aws_collect::caller_identity(&config, &calls).await.map_err(TargetError::AwsIdentity)?;
+    let (account_id, caller_arn) = aws_collect::caller_identity(&config, &calls).await.map_err(|reason| {
+        // The SDK words a chain that found nothing after its last source (often
+        // the instance metadata service): say instead what each source held.
+        if spec.role_arn.is_none() && credentials::is_credentials_failure(&reason) {
+            TargetError::AwsNoCredentials(credentials::sources_tried(spec.profile.as_deref()))
+        } else {
+            TargetError::AwsIdentity(reason)
+        }
+    })?;
     let partition = aws_collect::partition_of_arn(&caller_arn);
     let regions = if spec.regions.is_empty() {
         aws_collect::enabled_regions(&config, &calls).await.map_err(TargetError::AwsRegions)?

@@ -1274,6 +1274,34 @@ fn audit_of_a_seeded_account_in_the_emulator() {
     );
     assert!(!message.contains("collecting facts"), "credentials must be checked before collecting:\n{message}");
     assert!(!bare.path().join("report").exists(), "no report may be written without credentials");
+    // What was tried, source by source, in words; no SDK internals.
+    for tried in [
+        "the environment (AWS_ACCESS_KEY_ID is not set)",
+        "the profile 'default' (not defined in",
+        "web identity (AWS_WEB_IDENTITY_TOKEN_FILE is not set)",
+        "the container credentials endpoint (not set)",
+        "the EC2 instance metadata service (disabled by AWS_EC2_METADATA_DISABLED)",
+    ] {
+        assert!(message.contains(tried), "no {tried:?} in:\n{message}");
+    }
+    assert!(!message.contains("dispatch failure") && !message.contains("IMDS"), "{message}");
+
+    // A --profile that no shared file defines: named, with the profiles there.
+    std::fs::create_dir_all(empty_home.path().join(".aws")).expect(".aws");
+    std::fs::write(empty_home.path().join(".aws/config"), "[default]\nregion = us-east-1\n[profile audit]\n")
+        .expect("config");
+    let missing = posture_aws(
+        bare.path(),
+        empty_home.path(),
+        &[("AWS_ENDPOINT_URL", endpoint.as_str())],
+        &["audit", "--target", "aws", "--profile", "nope", "--out", "report"],
+    );
+    assert_eq!(missing.status.code(), Some(2), "stderr:\n{}", support::stderr(&missing));
+    let message = support::stderr(&missing);
+    assert!(message.contains("AWS: profile 'nope' is not defined in"), "{message}");
+    assert!(message.contains("(profiles there: default, audit)"), "{message}");
+    assert!(message.contains("posture: help: `aws configure list-profiles` lists the profiles"), "{message}");
+    assert!(!bare.path().join("report").exists(), "no report may be written without credentials");
 }
 
 /// An identity denied two operations: their controls come out `error`

@@ -19,6 +19,7 @@ pub mod cloudtrail;
 pub mod cloudwatch;
 pub mod collect;
 pub mod config;
+pub mod credentials;
 pub mod ec2;
 pub mod efs;
 pub mod elbv2;
