@@ -18,8 +18,9 @@ use crate::settings::{AuditSettings, FactsInput};
 use crate::waivers::Waivers;
 use crate::Fatal;
 
-/// Runs an audit and returns its exit code.
-pub fn run(settings: &AuditSettings) -> Result<u8, Fatal> {
+/// Runs an audit, prints its terminal summary on stdout, and returns the
+/// exit code (and nothing more to print).
+pub fn run(settings: &AuditSettings) -> Result<(String, u8), Fatal> {
     let started_at = Utc::now();
     let mut progress = Progress::new(settings.progress_bar, settings.quiet);
     let mut phase = PhaseTimer::new(settings.timings);
@@ -28,7 +29,7 @@ pub fn run(settings: &AuditSettings) -> Result<u8, Fatal> {
 
     let catalog = Catalog::load(&settings.content_dirs)?;
     for problem in &catalog.problems {
-        progress.log(&format!("content problem: {problem}"));
+        progress.warn(&format!("content problem: {problem}"));
     }
     // A bad signing key must stop the run before anything is collected.
     if let Some(key) = &settings.signing_key {
@@ -89,7 +90,7 @@ pub fn run(settings: &AuditSettings) -> Result<u8, Fatal> {
     })?;
     if plan.benchmarks.iter().flat_map(|b| &b.controls).all(|c| !c.is_evaluated()) {
         // Manual controls are reported (for review), so this is a warning, not "nothing judged".
-        progress.log("warning: every selected control is manual: the report lists them for review, and no check runs");
+        progress.warn("warning: every selected control is manual: the report lists them for review, and no check runs");
     }
 
     let judge = Judge::compile(&catalog, &plan, &settings.limits);
@@ -107,7 +108,7 @@ pub fn run(settings: &AuditSettings) -> Result<u8, Fatal> {
             let on_done = |collected: &TargetFacts| {
                 progress.inc();
                 if let Some(error) = collected.connection.as_ref().and_then(|c| c.error.as_ref()) {
-                    progress.log(&format!("{error}; its checks are reported as error"));
+                    progress.warn(&format!("{error}; its checks are reported as error"));
                 }
             };
             let targets = target::collect_all(&connected, &plan.facts, &runtime, &settings.ssh, &on_done);
@@ -139,7 +140,7 @@ pub fn run(settings: &AuditSettings) -> Result<u8, Fatal> {
             });
         }
         for provider in missing {
-            progress.log(&format!(
+            progress.warn(&format!(
                 "benchmark '{}': no {provider} target is part of this audit; its controls judged by {provider} \
                  checks are reported as error (not judged)",
                 benchmark.benchmark.id
@@ -229,23 +230,37 @@ pub fn run(settings: &AuditSettings) -> Result<u8, Fatal> {
     if let Some(archive) = &settings.pack_archive {
         crate::evidence::archive(&staging, archive).map_err(|e| Fatal::Output(format!("--pack: {e}")))?;
     }
-    let written: Vec<String> = staging.files().keys().filter(|f| !f.contains('/')).cloned().collect();
+    let reports: Vec<String> = settings
+        .formats
+        .iter()
+        .chain(std::iter::once(&report::format::ALWAYS))
+        .filter(|format| staging.files().contains_key(format.file))
+        .map(|format| settings.out.join(format.file).display().to_string())
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
     staging.commit().map_err(pack_error)?;
-    for file in written {
-        progress.log(&format!("wrote {}", settings.out.join(file).display()));
-    }
-    progress.log(&format!(
-        "wrote the evidence pack {}{}",
+    let mut files = reports;
+    files.push(format!(
+        "{} (the evidence pack{})",
         settings.out.join(crate::evidence::MANIFEST).display(),
-        if settings.signing_key.is_some() { " (signed)" } else { "" }
+        if settings.signing_key.is_some() { ", signed" } else { "" }
     ));
     if let Some(archive) = &settings.pack_archive {
-        progress.log(&format!("wrote {}", archive.display()));
+        files.push(format!("{} (the pack as one archive)", archive.display()));
     }
     phase.done("write the evidence pack");
-    progress.log(&summary_line(&report));
     recorded.done();
-    Ok(report.run.exit_code)
+    if !settings.quiet {
+        // Written here, not returned: its text is escaped field by field,
+        // and its colour must reach the terminal. A closed pipe is no error.
+        let table = report::terminal::render(&report, &files, settings.colour);
+        let _ = std::io::Write::write_all(&mut std::io::stdout().lock(), table.as_bytes());
+    }
+    // The summary line goes to stderr even with --quiet: it says why the
+    // exit code is what it is.
+    progress.warn(&summary_line(&report));
+    Ok((String::new(), report.run.exit_code))
 }
 
 /// Refuses an audit that would judge nothing, before any fact is used: no

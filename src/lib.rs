@@ -43,7 +43,7 @@ pub fn run(cli: Cli) -> Result<(String, u8), Fatal> {
     match cli.command {
         Command::Audit(args) => {
             let settings = settings::AuditSettings::resolve(*args, std::io::stderr().is_terminal())?;
-            audit::run(&settings).map(|code| (String::new(), code))
+            audit::run(&settings)
         }
         Command::List(args) => inspect::list(&args),
         Command::Explain(args) => inspect::explain(&args),

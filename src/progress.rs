@@ -42,11 +42,17 @@ impl Progress {
         }
     }
 
-    /// A line for the user on stderr (above the bar when there is one).
+    /// A line for the user on stderr (above the bar when there is one);
+    /// nothing with `--quiet`.
     pub fn log(&self, message: &str) {
-        if self.quiet {
-            return;
+        if !self.quiet {
+            self.warn(message);
         }
+    }
+
+    /// A warning, an error or the run's summary line: on stderr even with
+    /// `--quiet`, which is there to hide progress, not what went wrong.
+    pub fn warn(&self, message: &str) {
         // Messages carry names and text from content and facts: escaped,
         // so that none can drive the terminal.
         let message = crate::escape::terminal(message);

@@ -39,6 +39,9 @@ pub struct AuditSettings {
     pub render_timeout: Duration,
     pub progress_bar: bool,
     pub quiet: bool,
+    /// Colour in the terminal summary: stdout is a terminal and `NO_COLOR`
+    /// is unset or empty.
+    pub colour: bool,
     pub timings: bool,
     /// The waivers file (`--waivers` or posture.toml), checked before collection.
     pub waivers: Option<PathBuf>,
@@ -241,6 +244,8 @@ impl AuditSettings {
             render_timeout,
             progress_bar: stderr_is_terminal && !args.no_progress && !args.quiet,
             quiet: args.quiet,
+            colour: std::io::IsTerminal::is_terminal(&std::io::stdout())
+                && std::env::var_os("NO_COLOR").is_none_or(|value| value.is_empty()),
             timings: args.timings,
             waivers,
             signing_key: args.sign.clone(),

@@ -13,6 +13,7 @@ pub mod json;
 pub mod junit;
 pub mod markdown;
 pub mod model;
+pub mod terminal;
 
 use std::collections::BTreeMap;
 use std::io::Write;

@@ -17,5 +17,6 @@ mod secrets;
 mod small_fixes;
 mod ssh;
 mod support;
+mod terminal;
 mod verify_hostile;
 mod waivers;
