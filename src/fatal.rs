@@ -85,6 +85,9 @@ pub enum Fatal {
     Output(String),
 }
 
+/// Where the control ids a pattern can name are listed.
+const LIST_CONTROLS_HELP: &str = "`posture list controls --benchmark ID` lists the control ids of a benchmark";
+
 /// Where the waivers file comes from, for a waivers file that cannot be read.
 const WAIVERS_FILE_HELP: &str =
     "the waivers file is named by --waivers, or by `waivers = \"...\"` in posture.toml (relative to that file)";
@@ -104,8 +107,17 @@ impl Fatal {
             Fatal::Plan(PlanError::BrokenBenchmark { .. }) => {
                 vec!["`posture validate` lists every content problem with its file and line".to_owned()]
             }
-            Fatal::Plan(PlanError::NothingSelected { .. }) => {
-                vec!["`posture list controls --benchmark ID` lists the control ids of a benchmark".to_owned()]
+            Fatal::Plan(PlanError::NothingSelected { .. }) => vec![LIST_CONTROLS_HELP.to_owned()],
+            Fatal::Plan(PlanError::UnmatchedPatterns(unmatched)) => {
+                let mut help = vec![LIST_CONTROLS_HELP.to_owned()];
+                if unmatched.iter().any(|u| u.unselected_benchmark.is_some()) {
+                    help.push(
+                        "a pattern BENCHMARK:ID applies to that benchmark only: select it with --benchmark, or \
+                         leave the qualifier out"
+                            .to_owned(),
+                    );
+                }
+                help
             }
             Fatal::Target { error, spec } => target_help(error, spec),
             Fatal::MissingProvider { providers, recorded: false, .. } => {

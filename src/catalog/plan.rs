@@ -46,6 +46,64 @@ impl ControlPattern {
     pub fn as_str(&self) -> &str {
         &self.text
     }
+
+    /// The id part as typed, without a benchmark qualifier, for finding the
+    /// ids closest to it: a glob's literal start (`5.1.` of `5.1.9*`), since
+    /// what follows a wildcard says nothing about the intended id.
+    fn id_probe(&self) -> &str {
+        let id = self.text.rsplit_once(':').map_or(self.text.as_str(), |(_, id)| id);
+        let literal = id.find(['*', '?', '[', '{']).map_or(id, |wildcard| &id[..wildcard]);
+        literal.trim_end_matches('.')
+    }
+}
+
+/// How many of the closest ids a pattern that matches nothing names.
+const CLOSEST_SHOWN: usize = 3;
+
+/// A `--controls` or `--skip` pattern that matches no control of the
+/// selected benchmarks: a typo would otherwise silently audit more (or less)
+/// than asked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnmatchedPattern {
+    /// The option it was given to (`--controls`, `--skip`).
+    pub option: &'static str,
+    pub pattern: String,
+    /// The selected benchmarks it was looked for in.
+    pub benchmarks: Vec<String>,
+    /// The benchmark its qualifier names, when that benchmark is not selected.
+    pub unselected_benchmark: Option<String>,
+    /// The selectable ids nearest to it, written as the pattern is (qualified or not).
+    pub closest: Vec<String>,
+}
+
+impl std::fmt::Display for UnmatchedPattern {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let selected = self.benchmarks.join(", ");
+        match &self.unselected_benchmark {
+            Some(benchmark) => write!(
+                f,
+                "{} {} names benchmark {benchmark}, which is not selected (selected: {selected})",
+                self.option, self.pattern
+            )?,
+            None => write!(f, "{} {} matches no control of {selected}", self.option, self.pattern)?,
+        }
+        if !self.closest.is_empty() {
+            write!(f, "; closest: {}", self.closest.join(", "))?;
+        }
+        Ok(())
+    }
+}
+
+/// The patterns that match nothing, the first one in full and the others named.
+fn describe_unmatched(unmatched: &[UnmatchedPattern]) -> String {
+    let Some((first, others)) = unmatched.split_first() else {
+        return String::new();
+    };
+    if others.is_empty() {
+        return first.to_string();
+    }
+    let named: Vec<String> = others.iter().map(|u| format!("{} {}", u.option, u.pattern)).collect();
+    format!("{first}; matching nothing too: {}", named.join(", "))
 }
 
 /// What the user asked to audit.
@@ -92,6 +150,11 @@ pub enum PlanError {
     UnknownBenchmark { id: String, known: String },
     #[error("benchmark '{id}' could not be loaded; see the problems above")]
     BrokenBenchmark { id: String },
+    /// Patterns that match no control of the selected benchmarks (a typo).
+    #[error("{}", describe_unmatched(.0))]
+    UnmatchedPatterns(Vec<UnmatchedPattern>),
+    /// Every `--controls` pattern matches nothing: only a recorded selection
+    /// planned with [`Catalog::plan_as_recorded`] gets this far.
     #[error("the control pattern(s) {patterns} select no control of {benchmarks}")]
     NothingSelected { patterns: String, benchmarks: String },
     /// The selected benchmarks define no control at all: nothing to judge.
@@ -129,26 +192,61 @@ impl Catalog {
         super::sha256_hex(lines.concat().as_bytes())
     }
 
+    /// Plans a selection the user typed: every `--controls` and `--skip`
+    /// pattern must match a control of the selected benchmarks.
     pub fn plan(&self, selection: &Selection) -> Result<Plan<'_>, PlanError> {
-        let mut benchmarks = Vec::new();
-        for id in &selection.benchmarks {
-            let Some(benchmark) = self.benchmarks.get(id) else {
-                if self.problems.iter().any(|p| p.located.path.ends_with(&format!("{id}.toml"))) {
-                    return Err(PlanError::BrokenBenchmark { id: id.clone() });
-                }
-                let known = self.benchmarks.keys().cloned().collect::<Vec<_>>().join(", ");
-                return Err(PlanError::UnknownBenchmark { id: id.clone(), known });
-            };
-            let controls: Vec<&Control> = benchmark
-                .controls
-                .iter()
-                .filter(|c| {
-                    selection.controls.is_empty() || selection.controls.iter().any(|p| p.matches(&benchmark.id, &c.id))
-                })
-                .filter(|c| !selection.skip.iter().any(|p| p.matches(&benchmark.id, &c.id)))
-                .collect();
-            benchmarks.push(PlannedBenchmark { benchmark, controls });
+        let benchmarks = self.selected_benchmarks(selection)?;
+        refuse_benchmarks_without_controls(&benchmarks)?;
+        let unmatched = unmatched_patterns(&benchmarks, selection);
+        if !unmatched.is_empty() {
+            return Err(PlanError::UnmatchedPatterns(unmatched));
         }
+        self.plan_of(benchmarks, selection)
+    }
+
+    /// Plans a selection as an evidence pack recorded it, with the patterns
+    /// that match nothing returned rather than refused: a pack written before
+    /// [`Catalog::plan`] refused them must still verify (the selection is
+    /// re-applied as it was, and the caller says what matched nothing).
+    pub fn plan_as_recorded(&self, selection: &Selection) -> Result<(Plan<'_>, Vec<UnmatchedPattern>), PlanError> {
+        let benchmarks = self.selected_benchmarks(selection)?;
+        refuse_benchmarks_without_controls(&benchmarks)?;
+        let unmatched = unmatched_patterns(&benchmarks, selection);
+        Ok((self.plan_of(benchmarks, selection)?, unmatched))
+    }
+
+    fn selected_benchmarks(&self, selection: &Selection) -> Result<Vec<&Benchmark>, PlanError> {
+        selection
+            .benchmarks
+            .iter()
+            .map(|id| {
+                self.benchmarks.get(id).ok_or_else(|| {
+                    if self.problems.iter().any(|p| p.located.path.ends_with(&format!("{id}.toml"))) {
+                        return PlanError::BrokenBenchmark { id: id.clone() };
+                    }
+                    let known = self.benchmarks.keys().cloned().collect::<Vec<_>>().join(", ");
+                    PlanError::UnknownBenchmark { id: id.clone(), known }
+                })
+            })
+            .collect()
+    }
+
+    fn plan_of<'c>(&'c self, selected: Vec<&'c Benchmark>, selection: &Selection) -> Result<Plan<'c>, PlanError> {
+        let benchmarks: Vec<PlannedBenchmark<'c>> = selected
+            .into_iter()
+            .map(|benchmark| {
+                let controls = benchmark
+                    .controls
+                    .iter()
+                    .filter(|c| {
+                        selection.controls.is_empty()
+                            || selection.controls.iter().any(|p| p.matches(&benchmark.id, &c.id))
+                    })
+                    .filter(|c| !selection.skip.iter().any(|p| p.matches(&benchmark.id, &c.id)))
+                    .collect();
+                PlannedBenchmark { benchmark, controls }
+            })
+            .collect();
         if !selection.controls.is_empty() && benchmarks.iter().all(|b| b.controls.is_empty()) {
             return Err(PlanError::NothingSelected {
                 patterns: selection.controls.iter().map(|p| format!("'{}'", p.as_str())).collect::<Vec<_>>().join(", "),
@@ -157,9 +255,6 @@ impl Catalog {
         }
         if !benchmarks.is_empty() && benchmarks.iter().all(|b| b.controls.is_empty()) {
             let names = benchmarks.iter().map(|b| format!("'{}'", b.benchmark.id)).collect::<Vec<_>>().join(", ");
-            if benchmarks.iter().all(|b| b.benchmark.controls.is_empty()) {
-                return Err(PlanError::NoControls { benchmarks: names });
-            }
             let patterns = selection.skip.iter().map(|p| format!("'{}'", p.as_str())).collect::<Vec<_>>().join(", ");
             return Err(PlanError::EverythingSkipped { patterns, benchmarks: names });
         }
@@ -173,5 +268,144 @@ impl Catalog {
         let content_files = self.content_files_of(&benchmarks, &checks);
         let content_hash = self.content_hash_of(&content_files);
         Ok(Plan { benchmarks, checks, facts, content_hash, content_files })
+    }
+}
+
+/// Benchmarks that define no control at all leave nothing to judge, whatever
+/// the patterns (checked before the patterns, which could match nothing there).
+fn refuse_benchmarks_without_controls(benchmarks: &[&Benchmark]) -> Result<(), PlanError> {
+    if !benchmarks.is_empty() && benchmarks.iter().all(|b| b.controls.is_empty()) {
+        let names = benchmarks.iter().map(|b| format!("'{}'", b.id)).collect::<Vec<_>>().join(", ");
+        return Err(PlanError::NoControls { benchmarks: names });
+    }
+    Ok(())
+}
+
+/// The `--controls` and `--skip` patterns that match no control of the
+/// selected benchmarks, each with the ids closest to it.
+fn unmatched_patterns(benchmarks: &[&Benchmark], selection: &Selection) -> Vec<UnmatchedPattern> {
+    let selected: Vec<String> = benchmarks.iter().map(|b| b.id.clone()).collect();
+    let options = [("--controls", &selection.controls), ("--skip", &selection.skip)];
+    let mut unmatched = Vec::new();
+    for (option, patterns) in options {
+        for pattern in patterns.iter() {
+            let matches_one = benchmarks.iter().any(|b| b.controls.iter().any(|c| pattern.matches(&b.id, &c.id)));
+            if matches_one {
+                continue;
+            }
+            let unselected_benchmark = pattern.benchmark.clone().filter(|qualifier| !selected.contains(qualifier));
+            // A qualified pattern searches its own benchmark when selected,
+            // every selected one otherwise (the qualifier may be the typo).
+            let searched: Vec<&Benchmark> = match &pattern.benchmark {
+                Some(qualifier) if unselected_benchmark.is_none() => {
+                    benchmarks.iter().copied().filter(|b| &b.id == qualifier).collect()
+                }
+                _ => benchmarks.to_vec(),
+            };
+            unmatched.push(UnmatchedPattern {
+                option,
+                pattern: pattern.as_str().to_owned(),
+                benchmarks: selected.clone(),
+                unselected_benchmark,
+                closest: closest_ids(pattern, &searched),
+            });
+        }
+    }
+    unmatched
+}
+
+/// The selectable ids (control ids and the sections above them, since `5.1`
+/// selects what is under it) nearest to the pattern: fewest edits, then the
+/// longest shared start; shown in id order, qualified when the pattern is.
+fn closest_ids(pattern: &ControlPattern, searched: &[&Benchmark]) -> Vec<String> {
+    let probe = pattern.id_probe();
+    let mut candidates: BTreeSet<(usize, std::cmp::Reverse<usize>, IdOrder, String)> = BTreeSet::new();
+    for benchmark in searched {
+        for control in &benchmark.controls {
+            let mut selectable = control.id.as_str();
+            loop {
+                let shown = match pattern.benchmark {
+                    Some(_) => format!("{}:{selectable}", benchmark.id),
+                    None => selectable.to_owned(),
+                };
+                let shared = probe.chars().zip(selectable.chars()).take_while(|(a, b)| a == b).count();
+                candidates.insert((
+                    edit_distance(probe, selectable),
+                    std::cmp::Reverse(shared),
+                    IdOrder::of(selectable),
+                    shown,
+                ));
+                match selectable.rsplit_once('.') {
+                    Some((parent, _)) => selectable = parent,
+                    None => break,
+                }
+            }
+        }
+    }
+    let mut nearest: Vec<(IdOrder, String)> = Vec::new();
+    for (_, _, order, shown) in candidates {
+        if nearest.iter().any(|(_, s)| s == &shown) {
+            continue;
+        }
+        nearest.push((order, shown));
+        if nearest.len() == CLOSEST_SHOWN {
+            break;
+        }
+    }
+    nearest.sort();
+    nearest.into_iter().map(|(_, shown)| shown).collect()
+}
+
+/// Ids in reading order: `5.1.9` before `5.1.19` (numeric parts compared as numbers).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+struct IdOrder(Vec<(u64, String)>);
+
+impl IdOrder {
+    fn of(id: &str) -> Self {
+        Self(id.split('.').map(|part| (part.parse().unwrap_or(u64::MAX), part.to_owned())).collect())
+    }
+}
+
+/// Levenshtein distance over characters: insertions, deletions, substitutions.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut previous: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut current = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let substitution = previous[j] + usize::from(ca != *cb);
+            current.push(substitution.min(previous[j + 1] + 1).min(current[j] + 1));
+        }
+        previous = current;
+    }
+    previous[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn edit_distance_counts_insertions_deletions_and_substitutions() {
+        assert_eq!(edit_distance("5.1.20", "5.1.20"), 0);
+        assert_eq!(edit_distance("5.1.999", "5.1.9"), 2);
+        assert_eq!(edit_distance("5.1.999", "5.1.19"), 2);
+        assert_eq!(edit_distance("", "1.1"), 3);
+        assert_eq!(edit_distance("9.9", "1.9"), 1);
+    }
+
+    #[test]
+    fn ids_are_ordered_as_read() {
+        let mut ids = vec!["5.1.19", "5.1.9", "5.10", "5.2", "10"];
+        ids.sort_by_key(|id| IdOrder::of(id));
+        assert_eq!(ids, ["5.1.9", "5.1.19", "5.2", "5.10", "10"]);
+    }
+
+    #[test]
+    fn a_probe_is_the_id_part_up_to_a_wildcard() {
+        let probe = |text: &str| ControlPattern::parse(text).map(|p| p.id_probe().to_owned());
+        assert_eq!(probe("5.1.999"), Ok("5.1.999".to_owned()));
+        assert_eq!(probe("cis-debian-linux-12:5.1.*"), Ok("5.1".to_owned()));
+        assert_eq!(probe("9.9.?"), Ok("9.9".to_owned()));
     }
 }

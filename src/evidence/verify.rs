@@ -335,7 +335,8 @@ fn rederive(
     render_timeout: std::time::Duration,
     verification: &mut Verification,
 ) {
-    let (recorded, recorded_value, derived) = match rederived_report(dir, manifest, max_bytes) {
+    let (recorded, recorded_value, derived) = match rederived_report(dir, manifest, max_bytes, &mut verification.notes)
+    {
         Err(problem) => {
             verification.problems.push(format!("re-derivation: {problem}"));
             return;
@@ -389,7 +390,14 @@ fn rederive(
 
 /// The recorded report (as parsed and as JSON) and the one re-derived from
 /// the pack, with the fields it cannot re-derive taken from the recorded one.
-fn rederived_report(dir: &Path, manifest: &Manifest, max_bytes: u64) -> Result<(Report, Value, Report), String> {
+/// Patterns of the recorded selection that match nothing are re-applied and
+/// said in `notes`.
+fn rederived_report(
+    dir: &Path,
+    manifest: &Manifest,
+    max_bytes: u64,
+    notes: &mut Vec<String>,
+) -> Result<(Report, Value, Report), String> {
     let report_bytes = read_capped(dir, REPORT, max_bytes)?;
     let recorded_value: Value =
         serde_json::from_slice(&report_bytes).map_err(|err| format!("{REPORT}: not JSON: {err}"))?;
@@ -404,7 +412,16 @@ fn rederived_report(dir: &Path, manifest: &Manifest, max_bytes: u64) -> Result<(
         controls: patterns(&recorded.run.selection.controls)?,
         skip: patterns(&recorded.run.selection.skip)?,
     };
-    let plan = catalog.plan(&selection).map_err(|err| err.to_string())?;
+    // As recorded: an audit refuses a pattern that matches nothing, but a
+    // pack written before it did must still verify; what matched nothing is
+    // said, not hidden.
+    let (plan, unmatched) = catalog.plan_as_recorded(&selection).map_err(|err| err.to_string())?;
+    for pattern in unmatched {
+        notes.push(format!(
+            "the recorded selection's {pattern} (re-applied as recorded; an audit now refuses a pattern that \
+             matches nothing)"
+        ));
+    }
     // The pack holds the content the selected controls use; a problem of a
     // file outside it (a check of an unselected control, absent from the
     // pack) is not the pack's. Each problem of what the plan uses must be one

@@ -128,10 +128,63 @@ fn control_selection_and_formats() {
     let ids = all_control_ids(&report);
     assert!(!ids.is_empty() && ids.iter().all(|id| id.starts_with("5.1.")), "{ids:?}");
     assert!(!ids.contains(&"5.1.20".to_owned()));
+}
 
-    let none = posture(dir.path(), &["audit", "--facts", bundle.to_str().expect("path"), "--controls", "9.9.*"]);
-    assert_eq!(none.status.code(), Some(2));
-    assert!(stderr(&none).contains("select no control"), "{}", stderr(&none));
+/// A pattern that matches no control is a typo, refused (exit 2) naming it
+/// and the closest ids, before any report is written; the correct one audits.
+#[test]
+fn a_control_pattern_matching_nothing_is_refused_with_the_closest_ids() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let bundle = support::sample_bundle();
+    let audit = |selection: &[&str]| {
+        let mut args = vec!["audit", "--facts", bundle.to_str().expect("path"), "--format", "json", "--out", "sel"];
+        args.extend_from_slice(selection);
+        posture(dir.path(), &args)
+    };
+    let cases: [(&[&str], &str, &[&str]); 5] = [
+        (&["--skip", "9.9"], "--skip 9.9 matches no control of cis-debian-linux-12; closest: ", &["1.1"]),
+        (
+            &["--controls", "5.1.20,5.1.999"],
+            "--controls 5.1.999 matches no control of cis-debian-linux-12; closest: ",
+            &["5.1.9", "5.1.19"],
+        ),
+        (&["--controls", "5.1.9*,9.9.*"], "--controls 9.9.* matches no control of cis-debian-linux-12", &["1.1"]),
+        (
+            &["--skip", "cis-aws-foundations-v3.0.0:5.1.20"],
+            "--skip cis-aws-foundations-v3.0.0:5.1.20 names benchmark cis-aws-foundations-v3.0.0, which is not \
+             selected (selected: cis-debian-linux-12); closest: ",
+            &["cis-debian-linux-12:5.1.20"],
+        ),
+        (
+            &["--controls", "cis-debian-linux-12:5.1.999"],
+            "--controls cis-debian-linux-12:5.1.999 matches no control of cis-debian-linux-12; closest: ",
+            &["cis-debian-linux-12:5.1.9", "cis-debian-linux-12:5.1.19"],
+        ),
+    ];
+    for (selection, message, closest) in cases {
+        let out = audit(selection);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{selection:?}: {err}");
+        assert!(err.contains(&format!("posture: error: {message}")), "{selection:?}: {err}");
+        let closest_line = err.lines().find(|line| line.contains("closest: ")).expect("a closest clause");
+        let named = closest_line.rsplit_once("closest: ").expect("closest").1;
+        for id in closest {
+            assert!(named.split(", ").any(|n| n == *id), "{selection:?}: {id} not among the closest: {err}");
+        }
+        assert!(err.contains("help: `posture list controls --benchmark ID`"), "{selection:?}: {err}");
+        assert!(!dir.path().join("sel/report.json").exists(), "{selection:?}: refused before any report");
+    }
+    let wrong_benchmark = stderr(&audit(&["--skip", "cis-aws-foundations-v3.0.0:5.1.20"]));
+    assert!(
+        wrong_benchmark.contains("help: a pattern BENCHMARK:ID applies to that benchmark only"),
+        "{wrong_benchmark}"
+    );
+
+    // The same patterns, spelled right (a qualified one of its benchmark), audit.
+    let out = audit(&["--controls", "5.1.20,5.1.9*", "--skip", "cis-debian-linux-12:5.1.9"]);
+    assert!(out.status.code().is_some_and(|c| c < 2), "{}", stderr(&out));
+    let report = support::read_json(&dir.path().join("sel/report.json"));
+    assert_eq!(all_control_ids(&report), ["5.1.20"], "5.1.9* selects 5.1.9, which is skipped");
 }
 
 #[test]

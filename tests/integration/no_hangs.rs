@@ -234,7 +234,10 @@ fn an_audit_that_judges_nothing_exits_2_with_the_reason() {
         (&["--facts", "windows.json"], "provider 'windows' is not one posture has checks for (known: linux, aws)"),
         (&["--facts", "facts.json", "--benchmark", "hang-bench", "--skip", "*"], "excludes every selected control"),
         (&["--facts", "facts.json", "--benchmark", "empty-bench"], "define no control: nothing would be judged"),
-        (&["--facts", "facts.json", "--benchmark", "hang-bench", "--controls", "9.*"], "select no control"),
+        (
+            &["--facts", "facts.json", "--benchmark", "hang-bench", "--controls", "9.*"],
+            "--controls 9.* matches no control of hang-bench",
+        ),
     ];
     for (args, reason) in cases {
         let run = audit(args);

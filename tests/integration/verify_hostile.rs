@@ -2,7 +2,7 @@
 //! (summary, rendered reports, re-hashed manifest) is rejected naming what
 //! differs; a pack signed by an unpinned key proves integrity only and is
 //! refused unless asked for; narrowed and script-error packs verify
-//! anywhere; hostile packs (a gzip bomb, a FIFO, a link to a device, deep
+//! anywhere, and so does an old pack whose `--skip` matches nothing; hostile packs (a gzip bomb, a FIFO, a link to a device, deep
 //! JSON, templates that loop for years) are refused cleanly, without hanging
 //! or leaving files behind.
 
@@ -196,6 +196,29 @@ fn narrowed_packs_verify() {
         assert_eq!(code, 0, "{pack}: {out}");
         assert!(out.contains("re-derived field by field"), "{pack}: {out}");
     }
+}
+
+/// A pack recorded before audits refused patterns that match nothing (here:
+/// its recorded `--skip` given one more, manifest re-hashed) still verifies,
+/// and the pattern is named in a note with the closest ids.
+#[test]
+fn a_pack_recorded_with_a_skip_matching_nothing_verifies_with_a_note() {
+    let work = tempfile::tempdir().expect("tmp");
+    // JSON only: report.html would show the selection, and the old pack's
+    // would have shown the typo too.
+    audit(work.path(), &["--out", "old", "--skip", "5.1.20", "--format", "json"]);
+    let pack = work.path().join("old");
+    let mut report = support::read_json(&pack.join("report.json"));
+    report["run"]["selection"]["skip"] = serde_json::json!(["5.1.20", "9.9"]);
+    std::fs::write(pack.join("report.json"), serde_json::to_string_pretty(&report).expect("json") + "\n").expect("w");
+    rehash(&pack);
+    let (code, out) = verify(work.path(), &["old", "--allow-unpinned"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("re-derived field by field"), "{out}");
+    assert!(
+        out.contains("note: the recorded selection's --skip 9.9 matches no control of cis-debian-linux-12; closest: "),
+        "{out}"
+    );
 }
 
 #[test]
