@@ -10,6 +10,10 @@ command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)
 # The SSH tests start their own sshd instances on 127.0.0.1 (tests/integration/ssh.rs).
 [ -x /usr/sbin/sshd ] || missing+=(openssh-server)
 command -v ssh >/dev/null 2>&1 || missing+=(openssh-client)
+# The shell integration tests parse the completions with zsh -n and render
+# the man page with groff (tests/integration/shell_integration.rs).
+command -v zsh >/dev/null 2>&1 || missing+=(zsh)
+command -v groff >/dev/null 2>&1 || missing+=(groff-base)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "scripts/test.sh: installing ${missing[*]}"
   apt-get update -qq

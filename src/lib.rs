@@ -25,6 +25,7 @@ pub mod report;
 pub mod results;
 pub mod script;
 pub mod settings;
+pub mod shell_integration;
 pub mod waivers;
 
 use std::io::IsTerminal;
@@ -53,5 +54,7 @@ pub fn run(cli: Cli) -> Result<(String, u8), Fatal> {
         Command::History(args) => history::commands::history(&args),
         Command::Diff(args) => history::commands::diff(&args),
         Command::Trend(args) => history::commands::trend(&args),
+        Command::Completions(args) => Ok((shell_integration::completions(args.shell), 0)),
+        Command::Manpage => Ok((shell_integration::manpage(), 0)),
     }
 }

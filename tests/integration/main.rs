@@ -14,6 +14,7 @@ mod pci;
 mod reports;
 mod script_limits;
 mod secrets;
+mod shell_integration;
 mod small_fixes;
 mod ssh;
 mod support;
