@@ -275,3 +275,123 @@ fn a_hostile_target_name_stays_one_defused_csv_field() {
     }
     assert!(judged as u64 >= findings, "every finding's row names the target");
 }
+
+/// The sample host twice: `web-legacy-01` as recorded and `web-legacy-02`
+/// without its sshd facts, so the SSH controls error on the second host only.
+fn two_host_bundle() -> serde_json::Value {
+    let mut bundle = support::read_json(&support::sample_bundle());
+    let mut second = bundle["targets"][0].clone();
+    second["name"] = serde_json::Value::from("web-legacy-02");
+    second["facts"].as_array_mut().expect("facts").retain(|fact| fact["key"] != "host.sshd");
+    bundle["targets"].as_array_mut().expect("targets").push(second);
+    bundle
+}
+
+/// JUnit's (tests, failures, errors, skipped) as README's rule derives them
+/// from report.json: one target: a testcase per control, with its status;
+/// several: a testcase per entry of each control's `targets` (the status on
+/// that target, "(no aws target)" and the like included), and one per
+/// control judged on no target, with the control's status.
+fn junit_counts_from_json(report: &serde_json::Value) -> [u64; 4] {
+    let several_targets = report["targets"].as_array().expect("targets").len() > 1;
+    let mut counts = [0; 4];
+    for benchmark in report["benchmarks"].as_array().expect("benchmarks") {
+        for section in benchmark["sections"].as_array().expect("sections") {
+            for control in section["controls"].as_array().expect("controls") {
+                let on_targets = control["targets"].as_object().expect("targets");
+                let statuses: Vec<&str> = if several_targets && !on_targets.is_empty() {
+                    on_targets.values().map(|status| status.as_str().expect("status")).collect()
+                } else {
+                    vec![control["status"].as_str().expect("status")]
+                };
+                for status in statuses {
+                    counts[0] += 1;
+                    match status {
+                        "fail" => counts[1] += 1,
+                        "error" => counts[2] += 1,
+                        "manual" | "not_applicable" | "waived" => counts[3] += 1,
+                        _ => {}
+                    }
+                }
+            }
+        }
+    }
+    counts
+}
+
+fn junit_counts_of(element: roxmltree::Node) -> [u64; 4] {
+    ["tests", "failures", "errors", "skipped"].map(|attribute| {
+        element
+            .attribute(attribute)
+            .and_then(|value| value.parse().ok())
+            .unwrap_or_else(|| panic!("<{}> has a numeric {attribute}", element.tag_name().name()))
+    })
+}
+
+/// In an audit of two hosts, by the CIS benchmark and by PCI DSS (whose AWS
+/// requirements are judged on no audited target): the JUnit counts of
+/// `<testsuites>` follow from report.json by the rule in README, they are
+/// the sums of the testsuites' counts and of the testcases' elements, and a
+/// failure's message names its first failing resources.
+#[test]
+fn junit_counts_of_a_two_host_audit_follow_from_the_json_report() {
+    let dir = tempfile::tempdir().expect("tmp");
+    std::fs::write(dir.path().join("facts.json"), serde_json::to_vec(&two_host_bundle()).expect("json"))
+        .expect("write");
+    // The benchmark, and where some of its controls error: on the host without sshd facts, or on no AWS account.
+    for (benchmark, erroring_on) in [("cis-debian-linux-12", "web-legacy-02"), ("pci-dss-v4.0.1", "(no aws target)")] {
+        let out = posture(
+            dir.path(),
+            &["audit", "--facts", "facts.json", "--benchmark", benchmark, "--out", benchmark, "--format", "json,junit"],
+        );
+        assert_eq!(out.status.code(), Some(2), "{benchmark}: {}", stderr(&out));
+        let report = support::read_json(&dir.path().join(benchmark).join("report.json"));
+        assert_eq!(report["targets"].as_array().map(Vec::len), Some(2));
+        let junit = std::fs::read_to_string(dir.path().join(benchmark).join("junit.xml")).expect("junit.xml");
+        let doc = roxmltree::Document::parse(&junit).unwrap_or_else(|err| panic!("{benchmark}: junit.xml: {err}"));
+        let root = doc.root_element();
+        let expected = junit_counts_from_json(&report);
+        assert_eq!(junit_counts_of(root), expected, "{benchmark}: <testsuites> against report.json");
+        assert!(expected[1] > 0 && expected[2] > 0 && expected[3] > 0, "{benchmark}: {expected:?}");
+
+        let suites: Vec<_> = root.children().filter(|node| node.has_tag_name("testsuite")).collect();
+        let mut summed = [0; 4];
+        for suite in &suites {
+            for (sum, count) in summed.iter_mut().zip(junit_counts_of(*suite)) {
+                *sum += count;
+            }
+        }
+        assert_eq!(summed, expected, "{benchmark}: the testsuites add up");
+        let cases: Vec<_> = doc.descendants().filter(|node| node.has_tag_name("testcase")).collect();
+        let with = |tag: &str| cases.iter().filter(|case| case.children().any(|n| n.has_tag_name(tag))).count() as u64;
+        assert_eq!(
+            [cases.len() as u64, with("failure"), with("error"), with("skipped")],
+            expected,
+            "{benchmark}: the testcases' elements"
+        );
+        if benchmark == "pci-dss-v4.0.1" {
+            assert!(suites.iter().any(|suite| suite.attribute("id") == Some("not-judged")), "AWS requirements");
+        }
+
+        // A failure's message: the count, the target, then the first three resources and their messages.
+        let failures: Vec<_> = doc.descendants().filter(|node| node.has_tag_name("failure")).collect();
+        let message = |node: &roxmltree::Node| node.attribute("message").expect("message").to_owned();
+        for failure in &failures {
+            let text = message(failure);
+            let first = failure.text().unwrap_or_default().lines().find(|line| line.starts_with("FAIL "));
+            let first = first.expect("the body lists the failing resources");
+            let resource_and_message = first.trim_start_matches("FAIL ").rsplit_once(" [").expect("[check").0;
+            assert!(
+                text.replace('\n', " ").contains(&resource_and_message.replace('\n', " ")),
+                "{benchmark}: '{text}' names '{resource_and_message}'"
+            );
+            assert!(text.contains("failing resource") && text.contains(" on web-legacy-0"), "{text}");
+        }
+        assert!(failures.iter().map(message).any(|text| text.starts_with("1 failing resource on ")));
+        assert!(failures.iter().map(message).any(|text| text.contains(" failing resources on ")));
+        let errors: Vec<_> = doc.descendants().filter(|node| node.has_tag_name("error")).collect();
+        assert!(errors.iter().all(|error| message(error).starts_with("could not be evaluated")));
+        let on_erroring = format!("could not be evaluated on {erroring_on}: ");
+        assert!(errors.iter().map(message).any(|text| text.starts_with(&on_erroring)), "{benchmark}: {on_erroring}");
+    }
+}
