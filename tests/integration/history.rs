@@ -110,7 +110,7 @@ fn append_diff_and_trend(history: &str) {
     let html = std::fs::read_to_string(dir.path().join("second/report.html")).expect("html");
     assert!(html.contains("Changes since the previous run") && html.contains(first_id), "changes in the HTML");
     let markdown = std::fs::read_to_string(dir.path().join("second/summary.md")).expect("md");
-    assert!(markdown.contains("1 newly failing") && markdown.contains("`5.1.20`"), "{markdown}");
+    assert!(markdown.contains("1 control newly failing") && markdown.contains("`5.1.20`"), "{markdown}");
 
     // `posture history`: newest first, with counts.
     let runs = run_json(dir.path(), history, &["history", "--format", "json"]);
