@@ -241,19 +241,16 @@ mod tests {
     use super::*;
     use crate::located::Located;
 
-    fn aws_failure(message: &str, aws: AwsSpec) -> Fatal {
-        let error = if message.contains("DescribeRegions") {
-            TargetError::AwsRegions(message.to_owned())
-        } else {
-            TargetError::AwsIdentity(message.to_owned())
-        };
+    fn aws_failure(error: TargetError, aws: AwsSpec) -> Fatal {
         Fatal::Target { error, spec: Box::new(TargetSpec::Aws(aws)) }
     }
 
     #[test]
     fn a_missing_or_rejected_aws_credential_says_where_credentials_come_from() {
         let missing = aws_failure(
-            "sts GetCallerIdentity in us-east-1: no AWS credentials found: tried environment, profile, SSO",
+            TargetError::AwsIdentity(
+                "sts GetCallerIdentity in us-east-1: no AWS credentials found: tried environment, profile, SSO".into(),
+            ),
             AwsSpec::default(),
         );
         assert!(missing.to_string().starts_with("AWS: sts GetCallerIdentity"), "{missing}");
@@ -263,7 +260,9 @@ mod tests {
               `aws sso login` first)"]
         );
         let rejected = aws_failure(
-            "sts GetCallerIdentity in us-east-1: credentials rejected (InvalidClientTokenId)",
+            TargetError::AwsIdentity(
+                "sts GetCallerIdentity in us-east-1: credentials rejected (InvalidClientTokenId)".into(),
+            ),
             AwsSpec {
                 profile: Some("audit".into()),
                 role_arn: Some("arn:aws:iam::123456789012:role/Auditor".into()),
@@ -279,8 +278,10 @@ mod tests {
 
     #[test]
     fn regions_that_cannot_be_listed_point_at_regions() {
-        let denied =
-            aws_failure("ec2 DescribeRegions in us-east-1: access denied (UnauthorizedOperation)", AwsSpec::default());
+        let denied = aws_failure(
+            TargetError::AwsRegions("ec2 DescribeRegions in us-east-1: access denied (UnauthorizedOperation)".into()),
+            AwsSpec::default(),
+        );
         let help = denied.help();
         assert!(help.len() == 1 && help[0].contains("--regions"), "{help:?}");
     }

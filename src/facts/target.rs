@@ -504,11 +504,15 @@ async fn connect_aws(spec: &AwsSpec) -> Result<AwsTarget, TargetError> {
     let calls = CallLog::new();
     let (account_id, caller_arn) = aws_collect::caller_identity(&config, &calls).await.map_err(|reason| {
         // The SDK words a chain that found nothing after its last source (often
-        // the instance metadata service): say instead what each source held.
-        if spec.role_arn.is_none() && credentials::is_credentials_failure(&reason) {
-            TargetError::AwsNoCredentials(credentials::sources_tried(spec.profile.as_deref()))
-        } else {
-            TargetError::AwsIdentity(reason)
+        // the instance metadata service): when nothing is configured, say
+        // instead what each source held. A configured source keeps the SDK's
+        // reason (an expired SSO session, a rejected key).
+        let unconfigured = (spec.role_arn.is_none() && credentials::is_credentials_failure(&reason))
+            .then(|| credentials::nothing_configured(spec.profile.as_deref()))
+            .flatten();
+        match unconfigured {
+            Some(tried) => TargetError::AwsNoCredentials(tried),
+            None => TargetError::AwsIdentity(reason),
         }
     })?;
     let partition = aws_collect::partition_of_arn(&caller_arn);

@@ -73,52 +73,48 @@ pub fn undefined_profile(profile: &str) -> Option<String> {
     ))
 }
 
-/// Each source of the SDK's default credential chain, in its order, with
-/// what it held here: the text of a "no credentials" error.
-pub fn sources_tried(profile: Option<&str>) -> String {
+/// When no source of the SDK's default credential chain holds anything here
+/// (no access key in the environment, the profile in use defined in neither
+/// shared file, no web identity token, no container endpoint), each source
+/// in the chain's order with what it held: the text of a "no credentials"
+/// error. `None` when a source is configured: the SDK's own reason (an
+/// expired SSO session, a bad key) is then the one to show.
+pub fn nothing_configured(profile: Option<&str>) -> Option<String> {
     let set = |name: &str| std::env::var_os(name).is_some_and(|value| !value.is_empty());
     let files = SharedFiles::locate();
     let profile = profile.map(str::to_owned).or_else(|| std::env::var("AWS_PROFILE").ok()).unwrap_or("default".into());
-    let mut tried = Vec::new();
-    tried.push(if set("AWS_ACCESS_KEY_ID") {
-        "the environment (AWS_ACCESS_KEY_ID is set, but not with a usable secret key)".to_owned()
-    } else {
-        "the environment (AWS_ACCESS_KEY_ID is not set)".to_owned()
-    });
-    tried.push(if files.profiles().contains(&profile) {
-        format!("the profile '{profile}' (defined, but it gave no credentials)")
-    } else {
-        format!(
-            "the profile '{profile}' (not defined in {} or {})",
-            files.config.display(),
-            files.credentials.display()
-        )
-    });
-    tried.push(if set("AWS_WEB_IDENTITY_TOKEN_FILE") {
-        "web identity (AWS_WEB_IDENTITY_TOKEN_FILE is set)".to_owned()
-    } else {
-        "web identity (AWS_WEB_IDENTITY_TOKEN_FILE is not set)".to_owned()
-    });
-    tried.push(if set("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI") || set("AWS_CONTAINER_CREDENTIALS_FULL_URI") {
-        "the container credentials endpoint (set)".to_owned()
-    } else {
-        "the container credentials endpoint (not set)".to_owned()
-    });
-    tried.push(if std::env::var("AWS_EC2_METADATA_DISABLED").is_ok_and(|value| value.eq_ignore_ascii_case("true")) {
-        "the EC2 instance metadata service (disabled by AWS_EC2_METADATA_DISABLED)".to_owned()
+    let configured = set("AWS_ACCESS_KEY_ID")
+        || files.profiles().contains(&profile)
+        || set("AWS_WEB_IDENTITY_TOKEN_FILE")
+        || set("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI")
+        || set("AWS_CONTAINER_CREDENTIALS_FULL_URI");
+    if configured {
+        return None;
+    }
+    let metadata = if std::env::var("AWS_EC2_METADATA_DISABLED").is_ok_and(|value| value.eq_ignore_ascii_case("true")) {
+        "the EC2 instance metadata service (disabled by AWS_EC2_METADATA_DISABLED)"
     } else {
         "the EC2 instance metadata service (no instance role answered: not an EC2 instance, or none attached)"
-            .to_owned()
-    });
-    format!("no AWS credentials found; tried {}", tried.join(", "))
+    };
+    Some(format!(
+        "{NO_CREDENTIALS_FOUND}; tried the environment (AWS_ACCESS_KEY_ID is not set), the profile '{profile}' (not \
+         defined in {} or {}), web identity (AWS_WEB_IDENTITY_TOKEN_FILE is not set), the container credentials \
+         endpoint (not set), {metadata}",
+        files.config.display(),
+        files.credentials.display()
+    ))
 }
 
+/// How both the collector's and this module's messages begin when no
+/// credentials could be had.
+pub(super) const NO_CREDENTIALS_FOUND: &str = "no AWS credentials found";
+
 /// Whether the reason an AWS call failed is that no credentials could be
-/// loaded (as the SDK words it, whichever source failed last).
+/// loaded: the collector's own wording of it (see `sdk::is_missing_credentials`),
+/// or the SDK's when the chain's last source (often the instance metadata
+/// service) failed rather than found nothing.
 pub fn is_credentials_failure(reason: &str) -> bool {
-    reason.contains("loading credentials")
-        || reason.contains("no providers in chain provided credentials")
-        || reason.contains("no AWS credentials found")
+    reason.contains(NO_CREDENTIALS_FOUND) || reason.contains("an error occurred while loading credentials")
 }
 
 #[cfg(test)]
@@ -135,6 +131,8 @@ mod tests {
 
     #[test]
     fn credential_failures_are_told_apart_from_other_failures() {
+        assert!(super::super::sdk::NO_CREDENTIALS.starts_with(NO_CREDENTIALS_FOUND), "the collector's wording");
+        assert!(is_credentials_failure(&format!("sts GetCallerIdentity: {}", super::super::sdk::NO_CREDENTIALS)));
         assert!(is_credentials_failure(
             "sts GetCallerIdentity in us-east-1: dispatch failure: other: an error occurred while loading \
              credentials: failed to load IMDS session token"
