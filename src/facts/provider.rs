@@ -9,7 +9,7 @@
 
 use std::collections::BTreeSet;
 
-use super::descriptor::{self, ProviderDescriptor, Scope};
+use super::descriptor::{ProviderDescriptor, Scope};
 use super::{aws, host, FactKey};
 
 /// Serialised as its name (bundles, packs); a name posture has no
@@ -84,16 +84,7 @@ impl Provider {
 
     /// The AWS API calls collecting `keys` makes, as shown by `explain`.
     pub fn api_calls_of_facts<'k>(keys: impl IntoIterator<Item = &'k FactKey>) -> Vec<String> {
-        let mut calls: Vec<String> = Vec::new();
-        for key in keys {
-            let Some(row) = descriptor::find(aws::FACTS, key) else { continue };
-            for call in row.how.calls {
-                if !calls.iter().any(|known| known == call) {
-                    calls.push((*call).to_owned());
-                }
-            }
-        }
-        calls
+        aws::kinds::calls_for_facts(keys)
     }
 
     /// The benchmark audited on this provider's targets when none is named.

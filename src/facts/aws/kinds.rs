@@ -11,7 +11,8 @@ use super::sdk::{Ctx, Planned};
 use super::{
     accessanalyzer, cloudtrail, cloudwatch, config, ec2, efs, elbv2, iam, kms, logs, rds, s3, securityhub, sns,
 };
-use crate::facts::descriptor::{FactDescriptor, Scope};
+use crate::facts::descriptor::{self, FactDescriptor, Scope};
+use crate::facts::FactKey;
 
 /// What an AWS fact kind calls and the code that collects it.
 #[derive(Debug)]
@@ -290,6 +291,21 @@ pub const FACTS: &[FactDescriptor<AwsCalls>] = &[
         },
     },
 ];
+
+/// The API calls collecting `keys` makes, each once, in table order per
+/// key; keys that are not AWS facts make none.
+pub fn calls_for_facts<'k>(keys: impl IntoIterator<Item = &'k FactKey>) -> Vec<String> {
+    let mut calls: Vec<String> = Vec::new();
+    for key in keys {
+        let Some(row) = descriptor::find(FACTS, key) else { continue };
+        for call in row.how.calls {
+            if !calls.iter().any(|known| known == call) {
+                calls.push((*call).to_owned());
+            }
+        }
+    }
+    calls
+}
 
 #[cfg(test)]
 mod tests {
