@@ -395,3 +395,37 @@ fn junit_counts_of_a_two_host_audit_follow_from_the_json_report() {
         assert!(errors.iter().map(message).any(|text| text.starts_with(&on_erroring)), "{benchmark}: {on_erroring}");
     }
 }
+
+/// summary.md's failing-resources cell: the first five resources and how many
+/// more, the target named only when the audit has several.
+#[test]
+fn summary_md_lists_the_first_five_failing_resources() {
+    let mut bundle = support::read_json(&support::sample_bundle());
+    let users = bundle["targets"][0]["facts"]
+        .as_array_mut()
+        .expect("facts")
+        .iter_mut()
+        .find(|fact| fact["key"] == "host.users")
+        .expect("host.users");
+    let root = users["value"][0].clone();
+    for n in 1..=6 {
+        let mut extra = root.clone();
+        extra["name"] = serde_json::Value::from(format!("root{n}"));
+        users["value"].as_array_mut().expect("users").push(extra);
+    }
+    let dir = tempfile::tempdir().expect("tmp");
+    std::fs::write(dir.path().join("facts.json"), serde_json::to_vec(&bundle).expect("json")).expect("write");
+    posture(dir.path(), &["audit", "--facts", "facts.json", "--format", "md", "--controls", "5.4.2.1"]);
+    let markdown = std::fs::read_to_string(dir.path().join("posture-report/summary.md")).expect("summary.md");
+    let row = markdown.lines().find(|line| line.starts_with("| `5.4.2.1` |")).expect("5.4.2.1 row");
+    // toor (in the sample) and root1..root6: seven failing accounts.
+    assert_eq!(row.matches("user ").count(), 5, "{row}");
+    assert!(row.ends_with(" · and 2 more |"), "{row}");
+    assert!(!row.contains("web-legacy-01"), "one target: not named: {row}");
+
+    std::fs::write(dir.path().join("two.json"), serde_json::to_vec(&two_host_bundle()).expect("json")).expect("write");
+    posture(dir.path(), &["audit", "--facts", "two.json", "--format", "md", "--controls", "5.4.2.1", "--out", "two"]);
+    let markdown = std::fs::read_to_string(dir.path().join("two/summary.md")).expect("summary.md");
+    let row = markdown.lines().find(|line| line.starts_with("| `5.4.2.1` |")).expect("5.4.2.1 row");
+    assert!(row.contains("`web-legacy-01` user toor") && row.contains("`web-legacy-02` user toor"), "{row}");
+}
