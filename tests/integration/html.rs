@@ -37,6 +37,7 @@ const CASES: &[(&str, &str, bool)] = &[
     ("nothing", "?q=no-such-control-anywhere", true),
     ("anchor", "?status=fail#cis-debian-linux-12:1.1.1.1", true),
     ("no-script", "?status=fail", false),
+    ("typed", "", true),
 ];
 
 /// The page of frames, and the script that reports, once every frame has
@@ -49,6 +50,11 @@ window.addEventListener('load', function () {
   // whose content keeps its boxes but is not painted.
   var rendered = function (el) { return !!el && el.checkVisibility(); };
   var results = {};
+  // What a reader does in the "typed" frame: types a search, unticks "pass".
+  var typed = document.querySelector('iframe[data-case="typed"]').contentDocument;
+  typed.getElementById('search').value = 'sshd';
+  typed.getElementById('search').dispatchEvent(new Event('input'));
+  typed.querySelector('.status-filter[value="pass"]').click();
   document.querySelectorAll('iframe').forEach(function (frame) {
     var doc = frame.contentDocument;
     var bar = doc.getElementById('toolbar');
@@ -59,7 +65,8 @@ window.addEventListener('load', function () {
         open: d.open,
         top: d.getBoundingClientRect().top,
         rows: Array.prototype.map.call(d.querySelectorAll('tr.finding'), function (tr) {
-          return [tr.className.replace('finding', '').trim(), rendered(tr)];
+          var status = Array.prototype.filter.call(tr.classList, function (c) { return c !== 'finding' && c !== 'match'; });
+          return [status.join(' '), rendered(tr), tr.classList.contains('match')];
         })
       };
     });
@@ -221,7 +228,7 @@ fn the_filters_search_and_anchors_of_report_html_work_in_chromium() {
     let total = all.len();
     let every_section: BTreeSet<String> = all.iter().map(|c| c.section.clone()).collect();
 
-    let cases: [(&str, Keep); 6] = [
+    let cases: [(&str, Keep); 7] = [
         ("all", Box::new(|_| true)),
         ("status", Box::new(|c| c.status == "fail")),
         ("severity", Box::new(|c| c.severity == "high")),
@@ -235,6 +242,7 @@ fn the_filters_search_and_anchors_of_report_html_work_in_chromium() {
             }),
         ),
         ("nothing", Box::new(|_| false)),
+        ("typed", Box::new(|c| searched(c, "sshd") && c.status != "pass")),
     ];
     let mut kept_by_case = BTreeMap::new();
     for (name, keep) in &cases {
@@ -265,6 +273,18 @@ fn the_filters_search_and_anchors_of_report_html_work_in_chromium() {
     // The filters are written back into the address, in their own words.
     assert_eq!(results["severity"]["search"], "?severity=high");
     assert_eq!(results["combined"]["search"], "?q=ssh&status=fail,error&severity=high,medium");
+    assert_eq!(results["typed"]["search"], "?q=sshd&status=fail,error,not_applicable,manual,waived");
+
+    // A finding a search matched is highlighted and shown, unfolded if it was folded.
+    let matched: Vec<&Value> = results["search"]["controls"]
+        .as_object()
+        .expect("controls")
+        .values()
+        .flat_map(|c| c["rows"].as_array().expect("rows"))
+        .filter(|row| row[2] == true)
+        .collect();
+    assert!(matched.iter().any(|row| row[0] == "pass"), "a passing finding matched: {matched:?}");
+    assert!(matched.iter().all(|row| row[1] == true), "every matched finding shown: {matched:?}");
 
     // A control named by the anchor is shown though the filter would hide
     // it, opened, and below the sticky bar, not under it.
