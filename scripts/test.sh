@@ -14,6 +14,8 @@ command -v ssh >/dev/null 2>&1 || missing+=(openssh-client)
 # the man page with groff (tests/integration/shell_integration.rs).
 command -v zsh >/dev/null 2>&1 || missing+=(zsh)
 command -v groff >/dev/null 2>&1 || missing+=(groff-base)
+# The HTML report's filters are tested in headless Chromium (tests/integration/html.rs).
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "scripts/test.sh: installing ${missing[*]}"
   apt-get update -qq

@@ -12,6 +12,7 @@ pub mod html;
 pub mod json;
 pub mod junit;
 pub mod markdown;
+pub mod markdown_html;
 pub mod model;
 pub mod terminal;
 
@@ -418,6 +419,7 @@ pub fn templates_from(texts: &[(String, String)]) -> Result<tera::Tera, ReportEr
     tera.register_filter("without_fences", without_fences);
     tera.register_filter("md", crate::escape::markdown_filter);
     tera.register_filter("md_code", crate::escape::markdown_code_filter);
+    tera.register_filter("markdown_html", markdown_html::filter);
     tera.register_function("range", bounded_range);
     tera.set_escape_fn(crate::escape::markup);
     refuse_recursive_macros(&tera)?;

@@ -7,6 +7,7 @@ mod checks;
 mod cli;
 mod docs_map;
 mod history;
+mod html;
 mod no_hangs;
 mod output_folder;
 mod packs;
