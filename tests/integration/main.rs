@@ -8,6 +8,7 @@ mod cli;
 mod docs_map;
 mod history;
 mod no_hangs;
+mod os_mismatch;
 mod output_folder;
 mod packs;
 mod pci;
