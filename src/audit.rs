@@ -93,7 +93,7 @@ pub fn run(settings: &AuditSettings) -> Result<(String, u8), Fatal> {
         progress.warn("warning: every selected control is manual: the report lists them for review, and no check runs");
     }
 
-    let judge = Judge::compile(&catalog, &plan, &settings.limits);
+    let judge = Judge::compile(&catalog, &plan, &settings.limits, settings.os_mismatch);
     phase.done("load and compile content");
 
     let (targets, facts_origin) = match source {
@@ -173,6 +173,18 @@ pub fn run(settings: &AuditSettings) -> Result<(String, u8), Fatal> {
     };
     let mut results = judge.judge(&targets, verdicts, &on_done);
     progress.finish();
+    for os in &results.applicability.checks {
+        let Some(reason) = os.reason() else { continue };
+        progress.warn(&if os.judged {
+            format!("target {}: {reason}; judged anyway (--ignore-os-mismatch)", os.target)
+        } else {
+            format!(
+                "target {}: {reason}; the controls of {} are reported as error on it (pass --ignore-os-mismatch to \
+                 judge anyway)",
+                os.target, os.benchmark
+            )
+        });
+    }
     phase.done("evaluate");
     let mut durations = durations.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
     durations.sort_by_key(|d| std::cmp::Reverse(d.0));

@@ -199,6 +199,11 @@ pub struct AuditArgs {
     /// target, justification, approver, expires); default: `waivers` of posture.toml.
     #[arg(long, value_name = "FILE")]
     pub waivers: Option<PathBuf>,
+    /// Judge a host whose OS is not the one the benchmark is written for (or
+    /// cannot be told) instead of reporting its controls as error; the
+    /// reports say so. posture.toml: `ignore_os_mismatch = true`.
+    #[arg(long)]
+    pub ignore_os_mismatch: bool,
 }
 
 /// How to reach an AWS account (`--target aws`).

@@ -20,6 +20,9 @@ struct RawConfig {
     waivers: Option<String>,
     /// The audit history: a SQLite file (relative to the configuration file) or a postgres:// URL.
     history: Option<toml::Spanned<String>>,
+    /// Judge hosts whose OS is not the benchmark's (`--ignore-os-mismatch`).
+    #[serde(default)]
+    ignore_os_mismatch: bool,
 }
 
 /// What a configuration file says.
@@ -31,6 +34,8 @@ pub struct ProjectConfig {
     /// The audit history as written (a file is resolved against the
     /// configuration file's folder by `history::Location::resolve`).
     pub history: Option<String>,
+    /// Judge hosts whose OS is not the benchmark's (`--ignore-os-mismatch`).
+    pub ignore_os_mismatch: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -231,7 +236,12 @@ fn parse(display: &str, text: &str) -> Result<ProjectConfig, ConfigError> {
         Some(history) => Some(history.into_inner()),
         None => None,
     };
-    Ok(ProjectConfig { targets, waivers: raw.waivers.map(PathBuf::from), history })
+    Ok(ProjectConfig {
+        targets,
+        waivers: raw.waivers.map(PathBuf::from),
+        history,
+        ignore_os_mismatch: raw.ignore_os_mismatch,
+    })
 }
 
 #[cfg(test)]

@@ -17,14 +17,19 @@ use crate::script::{CompiledCheck, FactProblem, Limits, Outcome, ScriptEngine, S
 /// compiled (and the severity its `error` findings carry).
 pub type CheckCompilation = Result<CompiledCheck, (CatalogError, Severity)>;
 
-/// Evaluates `checks` against every target whose provider matches; `on_done`
-/// is called once per (check, target) pair with the check id and how long it
-/// took, from any thread.
+/// The (check id, target index) pairs that are not evaluated: no benchmark
+/// that uses the check judges the target (see `applicability`).
+pub type NotRun = std::collections::BTreeSet<(String, usize)>;
+
+/// Evaluates `checks` against every target whose provider matches, but the
+/// pairs of `not_run`; `on_done` is called once per (check, target) pair
+/// evaluated with the check id and how long it took, from any thread.
 pub fn evaluate(
     preludes: &BTreeMap<String, Vec<PreludeFile>>,
     checks: &BTreeMap<String, CheckCompilation>,
     check_providers: &BTreeMap<String, String>,
     targets: &[TargetFacts],
+    not_run: &NotRun,
     limits: &Limits,
     on_done: &(dyn Fn(&str, std::time::Duration) + Sync),
 ) -> Vec<Finding> {
@@ -54,6 +59,7 @@ pub fn evaluate(
                 .iter()
                 .enumerate()
                 .filter(move |(_, target)| provider.is_some_and(|p| p == target.provider.name()))
+                .filter(move |(index, _)| not_run.is_empty() || !not_run.contains(&(id.clone(), *index)))
                 .map(move |(index, _)| (id, check, index))
         })
         .collect();
@@ -167,6 +173,29 @@ pub fn not_judged(
                 ),
                 Vec::new(),
             ))
+        })
+        .collect()
+}
+
+/// One `error` finding per check of `check_ids` on a target that `benchmark`
+/// does not judge, with the reason (`benchmark is for Debian 12; host is
+/// ...`) and the facts that tell it: shown by that benchmark's controls only.
+pub fn refused_by_benchmark<'c>(
+    checks: &BTreeMap<String, CheckCompilation>,
+    check_ids: impl IntoIterator<Item = &'c String>,
+    benchmark: &str,
+    target: &str,
+    reason: &str,
+    evidence: &[crate::facts::FactKey],
+) -> Vec<Finding> {
+    check_ids
+        .into_iter()
+        .filter_map(|id| {
+            let severity = match checks.get(id)? {
+                Ok(compiled) => compiled.check.meta.severity,
+                Err((_, severity)) => *severity,
+            };
+            Some(error_finding(id, severity, target, target, reason.to_owned(), evidence.to_vec()).only_for(benchmark))
         })
         .collect()
 }

@@ -157,6 +157,12 @@ pub struct Finding {
     pub observed: Option<serde_json::Value>,
     /// The facts the check read: the evidence behind the verdict.
     pub evidence: Vec<FactKey>,
+    /// Set on the `error` finding of a benchmark that does not judge the
+    /// target (its OS is not the benchmark's): only that benchmark's
+    /// controls show it, in place of the check's other findings on the
+    /// target, which other benchmarks show (see `applicability`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub only_for_benchmark: Option<String>,
 }
 
 impl Finding {
@@ -188,6 +194,22 @@ impl Finding {
             },
             observed: None,
             evidence,
+            only_for_benchmark: None,
+        }
+    }
+
+    /// The finding, shown by the controls of `benchmark` only.
+    pub fn only_for(mut self, benchmark: &str) -> Finding {
+        self.only_for_benchmark = Some(benchmark.to_owned());
+        self
+    }
+
+    /// Whether a control of `benchmark` shows this finding, when `refused`
+    /// says the benchmark does not judge the finding's target.
+    pub fn is_shown_by(&self, benchmark: &str, refused: bool) -> bool {
+        match &self.only_for_benchmark {
+            Some(only) => only == benchmark,
+            None => !refused,
         }
     }
 
@@ -273,6 +295,7 @@ impl FindingBuilder {
             message: capped(message, MAX_MESSAGE_BYTES),
             observed: capped_observed(self.observed),
             evidence: self.evidence,
+            only_for_benchmark: None,
         })
     }
 }

@@ -28,15 +28,17 @@ pub fn list(args: &ListArgs) -> Result<(String, u8), Fatal> {
         ListWhat::Benchmarks => {
             for b in catalog.benchmarks.values() {
                 let automated = b.controls.iter().filter(|c| c.is_evaluated()).count();
+                let systems: Vec<&str> = b.applies_to.iter().map(|s| s.name.as_str()).collect();
                 let _ = writeln!(
                     out,
-                    "{:<32} {} v{} ({} controls, {automated} automated by posture, {} {})",
+                    "{:<32} {} v{} ({} controls, {automated} automated by posture, {} {}{})",
                     b.id,
                     b.title,
                     b.version,
                     b.controls.len(),
                     if b.providers.len() > 1 { "providers" } else { "provider" },
-                    b.providers.join(", ")
+                    b.providers.join(", "),
+                    if systems.is_empty() { String::new() } else { format!(", for {}", systems.join(" or ")) }
                 );
             }
         }

@@ -3,6 +3,7 @@
 //! and calls [`run`]; everything else lives here.
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]
 
+pub mod applicability;
 pub mod atomic_write;
 pub mod audit;
 pub mod catalog;

@@ -1,13 +1,16 @@
 //! Results: waivers applied to failing findings (once, here), findings
 //! rolled up to controls, per target and across targets, the summary counts,
 //! and the exit code. Reports and the history read [`RunResults`]; nothing
-//! downstream re-applies a waiver or recomputes the exit code. May import
-//! catalog, finding and waivers.
+//! downstream re-applies a waiver or recomputes the exit code. On a target
+//! a benchmark does not judge (see `applicability`), its controls show its
+//! own `error` findings only. May import applicability, catalog, finding and
+//! waivers.
 
 use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use crate::applicability::Applicability;
 use crate::catalog::plan::Plan;
 use crate::catalog::{Assessment, Control};
 use crate::finding::{Finding, Severity, Status};
@@ -127,6 +130,9 @@ pub struct RunResults {
     pub exit_policy: ExitPolicy,
     /// Recording the run in the history failed (see [`RunResults::exit_code`]).
     pub history_failed: bool,
+    /// How each benchmark that declares its systems compared with each
+    /// target's OS, and what was done about a mismatch.
+    pub applicability: Applicability,
 }
 
 /// What decides the exit code besides the findings: the threshold and the
@@ -176,6 +182,7 @@ impl RunResults {
         waivers: Waivers,
         today: chrono::NaiveDate,
         exit_policy: ExitPolicy,
+        applicability: Applicability,
     ) -> Self {
         let mut by_check: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
         for (index, finding) in findings.iter().enumerate() {
@@ -202,7 +209,11 @@ impl RunResults {
                     .iter()
                     .map(|control| {
                         let context = WaiverContext { waivers: &waivers, today, benchmark: &planned.benchmark.id };
-                        let result = roll_up(control, &findings, &by_check, check_severity, &context);
+                        let shown_here = |finding: &Finding| {
+                            let benchmark = &planned.benchmark.id;
+                            finding.is_shown_by(benchmark, applicability.refuses(benchmark, &finding.target))
+                        };
+                        let result = roll_up(control, &findings, &by_check, check_severity, &context, &shown_here);
                         for finding in &result.findings {
                             shown[finding.index].0 += 1;
                             if finding.status == Status::Waived {
@@ -252,6 +263,7 @@ impl RunResults {
             finding_statuses,
             exit_policy,
             history_failed: false,
+            applicability,
         }
     }
 }
@@ -269,6 +281,7 @@ fn roll_up(
     by_check: &BTreeMap<&str, Vec<usize>>,
     check_severity: &BTreeMap<String, Severity>,
     waiving: &WaiverContext<'_>,
+    shown_here: &dyn Fn(&Finding) -> bool,
 ) -> ControlResult {
     let severity = control.checks.iter().filter_map(|id| check_severity.get(id)).max().copied();
     if !control.is_evaluated() {
@@ -286,8 +299,12 @@ fn roll_up(
             waivers: BTreeMap::new(),
         };
     }
-    let indices: Vec<usize> =
-        control.checks.iter().flat_map(|id| by_check.get(id.as_str()).into_iter().flatten().copied()).collect();
+    let indices: Vec<usize> = control
+        .checks
+        .iter()
+        .flat_map(|id| by_check.get(id.as_str()).into_iter().flatten().copied())
+        .filter(|&index| shown_here(&findings[index]))
+        .collect();
     let mut waivers = BTreeMap::new();
     for &index in &indices {
         let finding = &findings[index];
@@ -364,6 +381,7 @@ mod tests {
             finding_statuses,
             exit_policy: ExitPolicy { fail_on, content_problems },
             history_failed: false,
+            applicability: Applicability::default(),
         }
     }
 
@@ -412,7 +430,7 @@ mod tests {
         let severities = BTreeMap::from([("a".to_owned(), Severity::Low), ("b".to_owned(), Severity::High)]);
         let none = Waivers::default();
         let context = WaiverContext { waivers: &none, today: chrono::NaiveDate::MIN, benchmark: "b" };
-        let result = roll_up(&control, &findings, &by_check, &severities, &context);
+        let result = roll_up(&control, &findings, &by_check, &severities, &context, &|_| true);
         assert_eq!(result.status, Status::Fail);
         assert_eq!(result.targets["h1"], Status::Error);
         assert_eq!(result.targets["h2"], Status::Fail);
@@ -420,8 +438,21 @@ mod tests {
         assert_eq!(result.findings.len(), 4);
 
         let manual = Control { checks: Vec::new(), ..control };
-        let result = roll_up(&manual, &findings, &by_check, &severities, &context);
+        let result = roll_up(&manual, &findings, &by_check, &severities, &context, &|_| true);
         assert_eq!((result.status, result.reason.as_deref()), (Status::Manual, Some(NOT_YET_AUTOMATED)));
+    }
+
+    #[test]
+    fn a_finding_for_one_benchmark_stands_in_for_the_checks_findings_there_only() {
+        // "cis" does not judge the target, "pci" does.
+        let shown = |benchmark: &str, finding: &Finding| finding.is_shown_by(benchmark, benchmark == "cis");
+        let judged = finding("a", "rocky", Status::Fail, Severity::Low);
+        let refusal = Finding::evaluation_error("a", Severity::Low, "rocky", "rocky", "not for it".into(), Vec::new())
+            .only_for("cis");
+        assert!(!shown("cis", &judged), "the benchmark that refuses the target hides the check's verdicts");
+        assert!(shown("cis", &refusal), "and shows its own error");
+        assert!(shown("pci", &judged), "another benchmark shows the verdicts");
+        assert!(!shown("pci", &refusal), "and not the other benchmark's error");
     }
 
     #[test]

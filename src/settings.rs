@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use crate::applicability::OsMismatch;
 use crate::catalog::plan::{ControlPattern, Selection};
 use crate::cli::{AuditArgs, FailOnArg};
 use crate::finding::Severity;
@@ -53,6 +54,9 @@ pub struct AuditSettings {
     pub history: Option<crate::history::Location>,
     /// How SSH targets are reached, and how many targets are collected at once.
     pub ssh: SshSettings,
+    /// What becomes of a host whose OS is not its benchmark's
+    /// (`--ignore-os-mismatch` or posture.toml's `ignore_os_mismatch`).
+    pub os_mismatch: OsMismatch,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -252,6 +256,11 @@ impl AuditSettings {
             pack_archive: args.pack.clone(),
             history,
             ssh,
+            os_mismatch: if args.ignore_os_mismatch || project.ignore_os_mismatch {
+                OsMismatch::Ignore
+            } else {
+                OsMismatch::Refuse
+            },
         })
     }
 

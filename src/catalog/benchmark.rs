@@ -41,6 +41,35 @@ impl Control {
     }
 }
 
+/// One operating system a benchmark is written for (`[[applies_to]]`), by
+/// the os-release(5) fields that name it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct System {
+    /// What readers call it: `Debian 12`.
+    pub name: String,
+    /// os-release `ID`: `debian`.
+    pub id: String,
+    /// os-release `VERSION_ID`: `12`; none: every version of `id`.
+    pub version_id: Option<String>,
+}
+
+impl System {
+    /// Whether a host whose os-release says `id` and `version_id` runs this
+    /// system: the same `ID` (never a relative named by `ID_LIKE`: Ubuntu is
+    /// not Debian), and the same `VERSION_ID` or one below it (`9` matches
+    /// `9.3`, not `10` nor `19`). A host without `VERSION_ID` (Debian testing)
+    /// matches only a system that names no version.
+    pub fn matches(&self, id: &str, version_id: Option<&str>) -> bool {
+        if id != self.id {
+            return false;
+        }
+        let Some(wanted) = &self.version_id else { return true };
+        version_id.is_some_and(|found| {
+            found == wanted || found.strip_prefix(wanted.as_str()).is_some_and(|rest| rest.starts_with('.'))
+        })
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Benchmark {
     pub id: String,
@@ -52,6 +81,9 @@ pub struct Benchmark {
     /// The providers as one label, comma-separated (`aws` or `aws,linux`):
     /// what reports and listings show.
     pub provider: String,
+    /// The operating systems it is written for (`[[applies_to]]`); empty:
+    /// any target of its providers.
+    pub applies_to: Vec<System>,
     pub description: String,
     pub source: String,
     pub sections: Vec<Section>,
@@ -84,12 +116,21 @@ struct RawBenchmark {
     version: String,
     provider: Option<Spanned<String>>,
     providers: Option<Spanned<Vec<String>>>,
+    applies_to: Option<Spanned<Vec<Spanned<RawSystem>>>>,
     #[serde(default)]
     description: String,
     #[serde(default)]
     source: String,
     sections: Vec<RawSection>,
     controls: Vec<RawControl>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSystem {
+    name: String,
+    id: String,
+    version_id: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -157,6 +198,10 @@ pub fn parse(path: &str, expected_id: &str, text: &str) -> Result<(Benchmark, Ve
     if let Some(empty) = providers.iter().find(|p| p.trim().is_empty()) {
         return Err(CatalogError::new(path, format!("provider '{empty}' is not a provider name")));
     }
+    let applies_to = match raw.applies_to {
+        Some(systems) => parse_systems(systems, &providers, &at, &mut problems)?,
+        None => Vec::new(),
+    };
     let mut section_ids = BTreeSet::new();
     let mut sections = Vec::new();
     for section in raw.sections {
@@ -207,6 +252,7 @@ pub fn parse(path: &str, expected_id: &str, text: &str) -> Result<(Benchmark, Ve
         version: raw.version,
         provider: providers.join(","),
         providers,
+        applies_to,
         description: raw.description.trim().to_owned(),
         source: raw.source,
         sections,
@@ -215,4 +261,160 @@ pub fn parse(path: &str, expected_id: &str, text: &str) -> Result<(Benchmark, Ve
         sha256: super::sha256_hex(text.as_bytes()),
     };
     Ok((benchmark, problems))
+}
+
+/// The `[[applies_to]]` systems, each checked: a name, an os-release `ID`
+/// and `VERSION_ID` written as os-release(5) writes them (lower case,
+/// digits, `.`, `_`, `-`), and a provider whose targets have an OS to
+/// compare. A mistake here makes the benchmark unusable: judging it with a
+/// broken declaration would either judge hosts it was not written for or
+/// refuse the hosts it was.
+fn parse_systems(
+    systems: Spanned<Vec<Spanned<RawSystem>>>,
+    providers: &[String],
+    at: &dyn Fn(std::ops::Range<usize>, String) -> CatalogError,
+    problems: &mut Vec<CatalogError>,
+) -> Result<Vec<System>, CatalogError> {
+    if systems.get_ref().is_empty() {
+        return Err(at(
+            systems.span(),
+            "`applies_to` is empty: name the systems the benchmark is written for, or remove it to apply to \
+             every target of its providers"
+                .into(),
+        ));
+    }
+    let has_os = |name: &String| {
+        crate::facts::provider::Provider::from_name(name).and_then(crate::facts::provider::Provider::os_fact).is_some()
+    };
+    if !providers.iter().any(has_os) {
+        return Err(at(
+            systems.span(),
+            format!(
+                "`applies_to` names operating systems, and the targets of provider '{}' have none to compare \
+                 (only linux hosts do)",
+                providers.join("', '")
+            ),
+        ));
+    }
+    let os_release_word =
+        |text: &str| !text.is_empty() && text.chars().all(|c| matches!(c, 'a'..='z' | '0'..='9' | '.' | '_' | '-'));
+    let mut parsed: Vec<System> = Vec::new();
+    for entry in systems.into_inner() {
+        let span = entry.span();
+        let RawSystem { name, id, version_id } = entry.into_inner();
+        if name.trim().is_empty() {
+            return Err(at(
+                span,
+                "`applies_to`: `name` is empty: say what the system is called (\"Debian 12\")".into(),
+            ));
+        }
+        if !os_release_word(&id) {
+            return Err(at(
+                span,
+                format!(
+                    "`applies_to` {name}: id '{id}' is not an os-release ID (lower-case letters, digits, '.', '_', \
+                     '-', as in ID=debian)"
+                ),
+            ));
+        }
+        if let Some(version) = version_id.as_deref().filter(|v| !os_release_word(v)) {
+            return Err(at(
+                span,
+                format!(
+                    "`applies_to` {name}: version_id '{version}' is not an os-release VERSION_ID (lower-case \
+                     letters, digits, '.', '_', '-', as in VERSION_ID=12)"
+                ),
+            ));
+        }
+        let system = System { name: name.trim().to_owned(), id, version_id };
+        if parsed.iter().any(|known| known.id == system.id && known.version_id == system.version_id) {
+            problems.push(at(span, format!("`applies_to` lists {} twice", system.name)));
+            continue;
+        }
+        parsed.push(system);
+    }
+    Ok(parsed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn debian_12() -> System {
+        System { name: "Debian 12".into(), id: "debian".into(), version_id: Some("12".into()) }
+    }
+
+    #[test]
+    fn a_system_matches_its_id_and_version_only() {
+        let debian = debian_12();
+        assert!(debian.matches("debian", Some("12")));
+        assert!(!debian.matches("debian", Some("11")), "Debian 11");
+        assert!(!debian.matches("ubuntu", Some("24.04")), "Ubuntu (ID_LIKE=debian) is not Debian");
+        assert!(!debian.matches("debian", None), "Debian testing has no VERSION_ID");
+        assert!(!debian.matches("Debian", Some("12")), "os-release IDs are compared as written");
+        assert!(!debian.matches("debian", Some("120")));
+        let rhel = System { name: "RHEL 9".into(), id: "rhel".into(), version_id: Some("9".into()) };
+        assert!(rhel.matches("rhel", Some("9.3")), "a major version covers its minor ones");
+        assert!(!rhel.matches("rhel", Some("10.0")));
+        assert!(!rhel.matches("rhel", Some("90")));
+        assert!(!rhel.matches("rocky", Some("9.3")));
+        let any_debian = System { version_id: None, ..debian };
+        assert!(any_debian.matches("debian", None));
+        assert!(any_debian.matches("debian", Some("11")));
+    }
+
+    fn benchmark_with(header: &str) -> Result<(Benchmark, Vec<CatalogError>), CatalogError> {
+        let text = format!(
+            "id = \"b\"\ntitle = \"B\"\nversion = \"1\"\n{header}\n[[sections]]\nid = \"1\"\ntitle = \"S\"\n\n\
+             [[controls]]\nid = \"1.1\"\ntitle = \"C\"\nassessment = \"manual\"\n"
+        );
+        parse("b.toml", "b", &text)
+    }
+
+    #[test]
+    fn applies_to_is_read_in_either_toml_form() {
+        let (inline, problems) = benchmark_with(
+            "provider = \"linux\"\napplies_to = [{ name = \"Debian 12\", id = \"debian\", version_id = \"12\" }]",
+        )
+        .expect("loads");
+        assert!(problems.is_empty());
+        assert_eq!(inline.applies_to, vec![debian_12()]);
+        let (tables, _) = benchmark_with(
+            "provider = \"linux\"\n[[applies_to]]\nname = \"Debian 12\"\nid = \"debian\"\nversion_id = \"12\"\n\
+             [[applies_to]]\nname = \"Debian 13\"\nid = \"debian\"\nversion_id = \"13\"\n",
+        )
+        .expect("loads");
+        assert_eq!(tables.applies_to.len(), 2);
+        let (none, _) = benchmark_with("provider = \"aws\"").expect("loads");
+        assert!(none.applies_to.is_empty(), "no declaration: any target of its providers");
+    }
+
+    #[test]
+    fn a_bad_applies_to_is_refused_at_its_line() {
+        let refused = |header: &str| benchmark_with(header).err().map(|e| e.to_string()).unwrap_or_default();
+        let message = refused("provider = \"linux\"\n\n[[applies_to]]\nname = \"Debian 12\"\nid = \"Debian\"\n");
+        assert!(
+            message.starts_with("b.toml:6:1: `applies_to` Debian 12: id 'Debian' is not an os-release ID"),
+            "{message}"
+        );
+        let message =
+            refused("provider = \"linux\"\napplies_to = [{ name = \"Debian 12\", id = \"debian\", version = \"12\" }]");
+        assert!(message.contains("b.toml:5:") && message.contains("unknown field `version`"), "{message}");
+        let message = refused("provider = \"linux\"\napplies_to = []");
+        assert!(message.contains("b.toml:5:") && message.contains("`applies_to` is empty"), "{message}");
+        let message = refused("provider = \"aws\"\napplies_to = [{ name = \"Debian 12\", id = \"debian\" }]");
+        assert!(message.contains("provider 'aws' have none to compare"), "{message}");
+        let message = refused("provider = \"linux\"\napplies_to = [{ name = \" \", id = \"debian\" }]");
+        assert!(message.contains("`name` is empty"), "{message}");
+        let message =
+            refused("provider = \"linux\"\napplies_to = [{ name = \"D\", id = \"debian\", version_id = \"12 LTS\" }]");
+        assert!(message.contains("version_id '12 LTS' is not an os-release VERSION_ID"), "{message}");
+        let (_, problems) = benchmark_with(
+            "provider = \"linux\"\napplies_to = [{ name = \"Debian 12\", id = \"debian\", version_id = \"12\" }, \
+             { name = \"Bookworm\", id = \"debian\", version_id = \"12\" }]",
+        )
+        .expect("a repeated system is a problem, not a refusal");
+        assert_eq!(problems.len(), 1);
+        assert!(problems[0].to_string().contains("lists Bookworm twice"), "{}", problems[0]);
+    }
 }

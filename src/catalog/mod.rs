@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use include_dir::{include_dir, Dir};
 use sha2::{Digest, Sha256};
 
-pub use benchmark::{Assessment, Benchmark, Control, Section};
+pub use benchmark::{Assessment, Benchmark, Control, Section, System};
 pub use check::{CheckDef, CheckMeta};
 pub use error::CatalogError;
 

@@ -126,7 +126,8 @@ pub struct Plan<'c> {
     pub benchmarks: Vec<PlannedBenchmark<'c>>,
     /// Ids of the checks to evaluate (only those that loaded).
     pub checks: BTreeSet<String>,
-    /// The union of the facts the checks read.
+    /// The union of the facts the checks read, and the OS fact of each
+    /// provider of a benchmark that declares `applies_to`.
     pub facts: BTreeSet<FactKey>,
     /// SHA-256 over the content this plan uses: the selected benchmark files,
     /// the files of their checks and their providers' preludes (path and hash
@@ -263,8 +264,17 @@ impl Catalog {
             .flat_map(|b| b.controls.iter().flat_map(|c| c.checks.iter().cloned()))
             .filter(|id| self.checks.contains_key(id))
             .collect();
-        let facts =
+        let mut facts: BTreeSet<FactKey> =
             checks.iter().filter_map(|id| self.checks.get(id)).flat_map(|c| c.meta.facts.iter().cloned()).collect();
+        // A benchmark that names the systems it is written for is judged on a
+        // target only once its OS is known: that fact is read whatever the checks.
+        facts.extend(
+            benchmarks
+                .iter()
+                .filter(|b| !b.benchmark.applies_to.is_empty())
+                .flat_map(|b| &b.benchmark.providers)
+                .filter_map(|p| crate::facts::provider::Provider::from_name(p)?.os_fact()),
+        );
         let content_files = self.content_files_of(&benchmarks, &checks);
         let content_hash = self.content_hash_of(&content_files);
         Ok(Plan { benchmarks, checks, facts, content_hash, content_files })

@@ -14,6 +14,7 @@ use serde_json::Value;
 use super::{
     keys, Manifest, PackError, UnpackLimits, CONTENT_DIR, FACTS, MANIFEST, REPORT, SIGNATURE, TEMPLATES_DIR, WAIVERS,
 };
+use crate::applicability::OsMismatch;
 use crate::catalog::plan::{ControlPattern, Selection};
 use crate::catalog::Catalog;
 use crate::facts::bundle::Bundle;
@@ -310,8 +311,9 @@ fn check_signature(
 /// - `run.facts_origin`, `targets[].connection` (how SSH hosts were reached),
 ///   `targets[].api_calls` (the AWS requests sent): descriptions; every fact
 ///   they produced is in `facts.json` and judged.
-/// - `run.selection` and `run.fail_on`: the run's parameters, re-applied: the
-///   controls and the exit code are re-derived under them.
+/// - `run.selection`, `run.fail_on` and `run.ignore_os_mismatch`: the run's
+///   parameters, re-applied: the controls, which hosts each benchmark judges,
+///   and the exit code are re-derived under them.
 /// - `problems` outside the pack's content (a broken file of a benchmark the
 ///   run did not select): taken as recorded; each one found in the pack's own
 ///   content must be listed, and their number is an input of the exit code.
@@ -322,8 +324,8 @@ fn check_signature(
 /// - the waivers file's path in `waivers[].source` (the path the run was
 ///   given, which the pack names `waivers.toml`); the line is re-derived.
 pub const TAKEN_FROM_THE_REPORT: &str = "taken as recorded, not re-derived: the run id and times and tool version \
-     (checked against the manifest), the facts origin, SSH connection records and AWS call logs, the --controls/--skip selection \
-     and --fail-on the run was given (re-applied), content problems outside the pack's content, the waivers file's path \
+     (checked against the manifest), the facts origin, SSH connection records and AWS call logs, the --controls/--skip selection, \
+     --fail-on and --ignore-os-mismatch the run was given (re-applied), content problems outside the pack's content, the waivers file's path \
      (not its lines), whether the history append failed, and the previous run the changes compare with";
 
 /// Re-derives the report from the pack, compares it with report.json field
@@ -467,7 +469,9 @@ fn rederived_report(
     limits.timed_out_in_pack = timed_out_pairs(&recorded);
     let exit_policy = ExitPolicy { fail_on, content_problems: recorded.problems.len() };
     let verdicts = Verdicts { waivers, today: recorded.run.started_at.date_naive(), exit_policy };
-    let mut results = Judge::compile(&catalog, &plan, &limits).judge(&targets, verdicts, &|_, _| {});
+    // As the run was told: judge hosts whose OS is not the benchmark's, or not.
+    let os_mismatch = if recorded.run.ignore_os_mismatch { OsMismatch::Ignore } else { OsMismatch::Refuse };
+    let mut results = Judge::compile(&catalog, &plan, &limits, os_mismatch).judge(&targets, verdicts, &|_, _| {});
     if recorded.run.history_failed {
         results.mark_history_failed();
     }

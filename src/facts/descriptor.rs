@@ -63,6 +63,11 @@ pub struct ProviderDescriptor {
     pub default_benchmark: &'static str,
     /// The `--target` value that adds one of its targets, for messages.
     pub example_target: &'static str,
+    /// The fact that says which operating system a target runs, with the
+    /// os-release(5) fields `id`, `version_id` and `pretty_name`: what a
+    /// benchmark's `applies_to` is compared with. None: its targets have no
+    /// operating system to compare.
+    pub os_fact: Option<&'static str>,
     /// The scope of one of its keys that names a fact it collects, from its
     /// fact table.
     pub scope_of: fn(&FactKey) -> Option<Scope>,

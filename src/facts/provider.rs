@@ -92,6 +92,13 @@ impl Provider {
         self.descriptor().default_benchmark
     }
 
+    /// The fact that says which operating system a target of this provider
+    /// runs (os-release `id`, `version_id`, `pretty_name`), when its targets
+    /// have one.
+    pub fn os_fact(self) -> Option<FactKey> {
+        self.descriptor().os_fact.map(FactKey::new)
+    }
+
     /// The `--target` value that adds a target of this provider, for messages.
     pub fn example_target(self) -> &'static str {
         self.descriptor().example_target
@@ -137,5 +144,16 @@ mod tests {
         let key = |text: &str| FactKey::new(text);
         assert_eq!(Provider::of_fact(&key("host.sshd")), Some(Provider::Linux));
         assert_eq!(Provider::of_fact(&key("aws.iam.users")), Some(Provider::Aws));
+    }
+
+    #[test]
+    fn an_os_fact_is_a_fact_of_its_provider() {
+        for provider in Provider::ALL {
+            if let Some(os) = provider.os_fact() {
+                assert!(Provider::is_known_fact(&os) && Provider::of_fact(&os) == Some(provider), "{os}");
+            }
+        }
+        assert_eq!(Provider::Linux.os_fact(), Some(FactKey::new("host.os")));
+        assert_eq!(Provider::Aws.os_fact(), None, "an AWS account has no OS to compare");
     }
 }

@@ -2,9 +2,9 @@
 //! formats rendered from it (one module each, listed in [`format::FORMATS`]):
 //! by posture's code (JSON, CSV) or by Tera templates (HTML, JUnit,
 //! Markdown: embedded, `--templates DIR` overriding them). Files are written
-//! atomically. May import catalog, facts, finding, results and waivers (what
-//! a run made); their types become the model's own here, in [`build`] and the
-//! `From` conversions beside it, and nowhere else.
+//! atomically. May import applicability, catalog, facts, finding, results
+//! and waivers (what a run made); their types become the model's own here, in
+//! [`build`] and the `From` conversions beside it, and nowhere else.
 
 pub mod csv;
 pub mod format;
@@ -27,7 +27,7 @@ use crate::catalog::Catalog;
 use crate::facts::target::TargetFacts;
 use crate::facts::FactValue;
 use crate::results::{Counts, RunResults};
-use crate::{facts, finding, waivers};
+use crate::{applicability, facts, finding, waivers};
 use model::*;
 
 /// The JSON Schema of the report, shipped beside the templates.
@@ -252,6 +252,24 @@ pub fn build(
                     }
                 }
             }
+            let os_match = results
+                .applicability
+                .checks
+                .iter()
+                .filter(|check| check.target == t.name)
+                .map(|check| OsMatch {
+                    benchmark: check.benchmark.clone(),
+                    applies_to: check.applies_to.clone(),
+                    host_os: check.host_os.clone(),
+                    outcome: match check.outcome {
+                        applicability::OsOutcome::Matches => OsOutcome::Match,
+                        applicability::OsOutcome::Mismatch { .. } => OsOutcome::Mismatch,
+                        applicability::OsOutcome::Unknown { .. } => OsOutcome::Unknown,
+                    },
+                    judged: check.judged,
+                    reason: check.reason().map(str::to_owned),
+                })
+                .collect();
             Target {
                 name: t.name.clone(),
                 provider: t.provider.name().to_owned(),
@@ -264,6 +282,7 @@ pub fn build(
                     retries: calls.retries,
                     repeated: calls.repeated.clone(),
                 }),
+                os_match,
             }
         })
         .collect();
@@ -280,6 +299,7 @@ pub fn build(
             fail_on: info.fail_on,
             exit_code: results.exit_code(),
             history_failed: results.history_failed,
+            ignore_os_mismatch: results.applicability.policy == applicability::OsMismatch::Ignore,
         },
         targets: report_targets,
         summary: summary(&results.control_counts, &results.finding_counts),

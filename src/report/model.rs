@@ -108,6 +108,11 @@ pub struct Run {
     /// problem, recorded so that `verify` re-derives the exit code.
     #[serde(default)]
     pub history_failed: bool,
+    /// `--ignore-os-mismatch`: a target whose OS is not that of a benchmark
+    /// that declares its systems was judged anyway (see `targets[].os_match`);
+    /// re-applied by `verify`.
+    #[serde(default)]
+    pub ignore_os_mismatch: bool,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
@@ -134,6 +139,42 @@ pub struct Target {
     /// For an AWS account: every API request sent to collect its facts.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_calls: Option<ApiCalls>,
+    /// For each benchmark that names the operating systems it is written
+    /// for, how the target's OS compared and whether it was judged.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub os_match: Vec<OsMatch>,
+}
+
+/// How a target's OS compared with the systems a benchmark is written for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OsMatch {
+    pub benchmark: String,
+    /// The systems the benchmark names (`Debian 12`).
+    pub applies_to: Vec<String>,
+    /// The target's OS as its os-release says: `PRETTY_NAME (ID VERSION_ID)`;
+    /// null when its OS fact says nothing.
+    pub host_os: Option<String>,
+    pub outcome: OsOutcome,
+    /// Whether the benchmark's controls were judged on the target: on a
+    /// match, or else only with `--ignore-os-mismatch` (overridden). When
+    /// not, each of them is `error` on the target with `reason`.
+    pub judged: bool,
+    /// Why it is not a match (`benchmark is for Debian 12; host is ...`,
+    /// `cannot tell the host's OS: ...`); null on a match.
+    pub reason: Option<String>,
+}
+
+/// The outcome of comparing a target's OS with a benchmark's systems.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum OsOutcome {
+    /// One of the benchmark's systems.
+    Match,
+    /// None of them.
+    Mismatch,
+    /// The OS could not be told (the fact is missing, unavailable, or names no os-release ID).
+    Unknown,
 }
 
 /// The API requests sent for one AWS account, from connecting on: all

@@ -1,14 +1,15 @@
 //! What an audit prints in the terminal once its reports are written: the
 //! failing controls, most severe first (id, title, severity, how many
 //! resources fail, the first one), the controls in error grouped by what to
-//! do about them, and the report files. Read from the report model only;
+//! do about them, the hosts judged although their OS is not the
+//! benchmark's, and the report files. Read from the report model only;
 //! colour only when asked (a terminal without `NO_COLOR`). May import the
 //! report model and `escape`.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use super::model::{ControlReport, Report, Severity, Status};
+use super::model::{ControlReport, OsMatch, OsOutcome, Report, Severity, Status, Target};
 use crate::escape;
 
 /// Failing controls listed before "and N more".
@@ -64,7 +65,7 @@ pub fn render(report: &Report, files: &[String], colour: bool) -> String {
     if !in_error.is_empty() {
         let mut by_reason: BTreeMap<String, Vec<String>> = BTreeMap::new();
         for control in &in_error {
-            by_reason.entry(clean(&what_to_do(control))).or_default().push(id_of(control));
+            by_reason.entry(clean(&what_to_do(control, report))).or_default().push(id_of(control));
         }
         let mut groups: Vec<(String, Vec<String>)> = by_reason.into_iter().collect();
         groups.sort_by_key(|(_, controls)| std::cmp::Reverse(controls.len()));
@@ -79,6 +80,20 @@ pub fn render(report: &Report, files: &[String], colour: bool) -> String {
                 plural(controls.len(), "control", "controls"),
                 shown.join(", ")
             );
+        }
+    }
+    let overridden: Vec<(&str, &OsMatch)> = report
+        .targets
+        .iter()
+        .flat_map(|t| t.os_match.iter().map(move |m| (t.name.as_str(), m)))
+        .filter(|(_, m)| m.judged && m.outcome != OsOutcome::Match)
+        .collect();
+    if !overridden.is_empty() {
+        let _ =
+            writeln!(out, "{}", paint.bold("Judged although the OS is not the benchmark's (--ignore-os-mismatch):"));
+        for (target, os) in overridden {
+            let reason = os.reason.as_deref().unwrap_or("the OS did not match");
+            let _ = writeln!(out, "  {}: {} ({})", clean(target), clean(reason), clean(&os.benchmark));
         }
     }
     if !files.is_empty() {
@@ -97,7 +112,7 @@ fn clean(text: &str) -> String {
 
 /// What a user can do about a control in error, from the reason of its
 /// first error finding: the reasons that share a remedy read as one group.
-fn what_to_do(control: &ControlReport) -> String {
+fn what_to_do(control: &ControlReport, report: &Report) -> String {
     let reason = control
         .findings
         .iter()
@@ -105,6 +120,27 @@ fn what_to_do(control: &ControlReport) -> String {
         .map(|f| f.message.as_str())
         .or(control.reason.as_deref())
         .unwrap_or("no reason recorded");
+    // A benchmark that does not judge a host: the report says which hosts, and why.
+    let refused: Vec<&Target> = report
+        .targets
+        .iter()
+        .filter(|t| t.os_match.iter().any(|m| !m.judged && m.reason.as_deref() == Some(reason)))
+        .collect();
+    if let Some(first) = refused.first() {
+        let hosts: Vec<&str> = refused.iter().map(|t| t.name.as_str()).collect();
+        let hosts = hosts.join(", ");
+        let unknown = first.os_match.iter().any(|m| m.outcome == OsOutcome::Unknown);
+        if unknown && first.connection.as_ref().is_some_and(|c| c.error.is_some()) {
+            // Unreachable: its reason is the connection's, and judging anyway would judge nothing.
+            return format!("{hosts}: {reason}");
+        }
+        let remedy = if unknown {
+            "record its OS (fact host.os, which a live audit reads)"
+        } else {
+            "audit it with a benchmark for its OS"
+        };
+        return format!("{hosts}: {reason}: {remedy}, or pass --ignore-os-mismatch to judge anyway");
+    }
     if reason.contains("permission denied") {
         return "need root: run as root, or with --sudo over SSH".to_owned();
     }

@@ -9,6 +9,7 @@ mod docs_map;
 mod history;
 mod html;
 mod no_hangs;
+mod os_mismatch;
 mod output_folder;
 mod packs;
 mod pci;

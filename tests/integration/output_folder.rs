@@ -238,17 +238,6 @@ fn a_fact_bundle_is_written_whole_private_and_beside_nothing_of_the_users() {
     assert_eq!(names, ["facts.json", "facts.partial", "out"]);
 }
 
-/// Whether this machine can give a process its own mount namespace (root,
-/// CAP_SYS_ADMIN); in CI its absence fails the test.
-fn can_unshare() -> bool {
-    let works = Command::new("unshare")
-        .args(["--mount", "--propagation", "private", "true"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    assert!(works || std::env::var_os("CI").is_none(), "this test needs `unshare --mount` (root, CAP_SYS_ADMIN)");
-    works
-}
-
 /// The space `dir`'s files take on a tmpfs (whole 4 KiB pages).
 fn space_taken(path: &Path) -> u64 {
     let meta = std::fs::symlink_metadata(path).expect("meta");
@@ -261,7 +250,7 @@ fn space_taken(path: &Path) -> u64 {
 
 #[test]
 fn a_full_disk_leaves_the_old_complete_pack_and_nothing_partial() {
-    if !can_unshare() {
+    if !support::can_unshare() {
         eprintln!("skipping: `unshare --mount` does not work here");
         return;
     }

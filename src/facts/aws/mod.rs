@@ -10,6 +10,7 @@ pub const PROVIDER: crate::facts::descriptor::ProviderDescriptor = crate::facts:
     fact_prefix: "aws.",
     default_benchmark: "cis-aws-foundations-v3.0.0",
     example_target: "aws",
+    os_fact: None,
     scope_of: |key| crate::facts::descriptor::scope_in(FACTS, key),
 };
 

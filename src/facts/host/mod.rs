@@ -257,6 +257,7 @@ pub const PROVIDER: crate::facts::descriptor::ProviderDescriptor = crate::facts:
     fact_prefix: "host.",
     default_benchmark: "cis-debian-linux-12",
     example_target: "local",
+    os_fact: Some("host.os"),
     scope_of: |key| crate::facts::descriptor::scope_in(commands::FACTS, key),
 };
 
