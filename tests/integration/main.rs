@@ -12,6 +12,7 @@ mod no_hangs;
 mod output_folder;
 mod packs;
 mod pci;
+mod profiles;
 mod reports;
 mod script_limits;
 mod secrets;

@@ -115,3 +115,22 @@ pub fn linux_benchmark(id: &str, title: &str, controls: &[(&str, &str)]) -> Stri
     }
     text
 }
+
+/// Re-hashes every file of the pack into its manifest and drops the
+/// signature: what a forger without the key does after editing files.
+pub fn rehash(pack: &Path) {
+    let _ = std::fs::remove_file(pack.join("manifest.sig"));
+    let mut manifest = read_json(&pack.join("manifest.json"));
+    let mut files = serde_json::Map::new();
+    for path in files_under(pack) {
+        let relative = path.strip_prefix(pack).expect("inside").to_string_lossy().into_owned();
+        if relative == "manifest.json" || relative == "manifest.sig" {
+            continue;
+        }
+        let bytes = std::fs::read(&path).expect("read");
+        files.insert(relative, posture::catalog::sha256_hex(&bytes).into());
+    }
+    manifest["files"] = files.into();
+    manifest["signed_by"] = serde_json::Value::Null;
+    std::fs::write(pack.join("manifest.json"), serde_json::to_string_pretty(&manifest).expect("json")).expect("write");
+}

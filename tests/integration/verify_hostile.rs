@@ -50,25 +50,6 @@ fn verify(dir: &Path, args: &[&str]) -> (i32, String) {
     verify_in(dir, &std::env::temp_dir(), args)
 }
 
-/// Re-hashes every file of the pack into its manifest and drops the
-/// signature: what a forger without the key does after editing files.
-fn rehash(pack: &Path) {
-    let _ = std::fs::remove_file(pack.join("manifest.sig"));
-    let mut manifest = support::read_json(&pack.join("manifest.json"));
-    let mut files = serde_json::Map::new();
-    for path in support::files_under(pack) {
-        let relative = path.strip_prefix(pack).expect("inside").to_string_lossy().into_owned();
-        if relative == "manifest.json" || relative == "manifest.sig" {
-            continue;
-        }
-        let bytes = std::fs::read(&path).expect("read");
-        files.insert(relative, posture::catalog::sha256_hex(&bytes).into());
-    }
-    manifest["files"] = files.into();
-    manifest["signed_by"] = serde_json::Value::Null;
-    std::fs::write(pack.join("manifest.json"), serde_json::to_string_pretty(&manifest).expect("json")).expect("write");
-}
-
 #[test]
 fn a_forged_summary_is_rejected_naming_each_differing_field_and_file() {
     let work = tempfile::tempdir().expect("tmp");
@@ -93,7 +74,7 @@ fn a_forged_summary_is_rejected_naming_each_differing_field_and_file() {
         assert_ne!(text, edited, "{name} says fail somewhere");
         std::fs::write(pack.join(name), edited).expect("write");
     }
-    rehash(&pack);
+    support::rehash(&pack);
     let (code, out) = verify(work.path(), &["pack", "--allow-unpinned"]);
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("files match the manifest"), "the hashes themselves match: {out}");
@@ -116,7 +97,7 @@ fn a_forged_summary_is_rejected_naming_each_differing_field_and_file() {
     let pack = work.path().join("pack");
     let text = std::fs::read_to_string(pack.join("junit.xml")).expect("read");
     std::fs::write(pack.join("junit.xml"), text.replacen("<testcase", "<testcase forged=\"1\"", 1)).expect("w");
-    rehash(&pack);
+    support::rehash(&pack);
     let (code, out) = verify(work.path(), &["pack", "--allow-unpinned"]);
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("FAILED: junit.xml: differs from the report re-derived"), "{out}");
@@ -138,7 +119,7 @@ fn a_forged_csv_report_is_rejected_and_a_genuine_one_verifies() {
     let edited = text.replacen(",fail,", ",pass,", 1);
     assert_ne!(text, edited, "the CSV has a failing row");
     std::fs::write(pack.join("findings.csv"), edited).expect("write");
-    rehash(&pack);
+    support::rehash(&pack);
     let (code, out) = verify(work.path(), &["pack", "--allow-unpinned"]);
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("FAILED: findings.csv: differs from the report re-derived"), "{out}");
@@ -211,7 +192,7 @@ fn a_pack_recorded_with_a_skip_matching_nothing_verifies_with_a_note() {
     let mut report = support::read_json(&pack.join("report.json"));
     report["run"]["selection"]["skip"] = serde_json::json!(["5.1.20", "9.9"]);
     std::fs::write(pack.join("report.json"), serde_json::to_string_pretty(&report).expect("json") + "\n").expect("w");
-    rehash(&pack);
+    support::rehash(&pack);
     let (code, out) = verify(work.path(), &["old", "--allow-unpinned"]);
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("re-derived field by field"), "{out}");
@@ -338,7 +319,7 @@ fn deeply_nested_json_in_a_pack_is_a_clean_problem() {
     let pack = work.path().join("pack");
     let deep = "[".repeat(200_000) + "]".repeat(200_000).as_str();
     std::fs::write(pack.join("report.json"), &deep).expect("write");
-    rehash(&pack);
+    support::rehash(&pack);
     let (code, out) = verify(work.path(), &["pack", "--allow-unpinned"]);
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("FAILED: re-derivation: report.json: not JSON: recursion limit exceeded"), "{out}");
@@ -350,7 +331,7 @@ fn a_pack_template_looping_for_years_is_given_up_not_waited_for() {
     audit(work.path(), &["--out", "pack"]);
     let pack = work.path().join("pack");
     std::fs::write(pack.join("templates/summary.md"), crate::no_hangs::NESTED_LOOPS_TEMPLATE).expect("template");
-    rehash(&pack);
+    support::rehash(&pack);
     let started = Instant::now();
     let (code, out) = verify(work.path(), &["pack", "--allow-unpinned", "--render-timeout", "2"]);
     assert_eq!(code, 1, "{out}");
