@@ -88,6 +88,11 @@ pub fn run(settings: &AuditSettings) -> Result<(String, u8), Fatal> {
         }
         Fatal::Plan(e)
     })?;
+    for planned in &plan.benchmarks {
+        if let Some(warning) = planned.profile.warning(planned.benchmark) {
+            progress.warn(&warning);
+        }
+    }
     if plan.benchmarks.iter().flat_map(|b| &b.controls).all(|c| !c.is_evaluated()) {
         // Manual controls are reported (for review), so this is a warning, not "nothing judged".
         progress.warn("warning: every selected control is manual: the report lists them for review, and no check runs");
@@ -204,6 +209,8 @@ pub fn run(settings: &AuditSettings) -> Result<(String, u8), Fatal> {
         selection: model::Selection {
             controls: settings.selection.controls.iter().map(|p| p.as_str().to_owned()).collect(),
             skip: settings.selection.skip.iter().map(|p| p.as_str().to_owned()).collect(),
+            level: settings.selection.profile.level,
+            host_role: settings.selection.profile.host_role.clone(),
         },
         fail_on: settings.fail_on_label(),
     };
@@ -312,8 +319,18 @@ fn write_reports(
 fn summary_line(report: &model::Report) -> String {
     let c = &report.summary.controls;
     let rate = report.summary.pass_rate.map_or_else(|| "n/a".to_owned(), |r| format!("{:.1}%", r * 100.0));
+    // The profiles, each named with its benchmark when the run has several.
+    let several = report.benchmarks.len() > 1;
+    let profiles: Vec<String> = report
+        .benchmarks
+        .iter()
+        .filter_map(|b| {
+            b.profile.as_ref().map(|p| if several { format!("{}: {}", b.id, p.name) } else { p.name.clone() })
+        })
+        .collect();
+    let profiles = if profiles.is_empty() { String::new() } else { format!(" ({})", profiles.join(", ")) };
     format!(
-        "{} controls: {} pass, {} fail, {} error, {} not applicable, {} manual; pass rate {rate}; exit code {}",
+        "{} controls{profiles}: {} pass, {} fail, {} error, {} not applicable, {} manual; pass rate {rate}; exit code {}",
         c.total, c.pass, c.fail, c.error, c.not_applicable, c.manual, report.run.exit_code
     )
 }

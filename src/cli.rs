@@ -130,6 +130,15 @@ pub struct AuditArgs {
     /// Leave out these controls (same patterns as --controls).
     #[arg(long, value_name = "PATTERN", value_delimiter = ',')]
     pub skip: Vec<String>,
+    /// Only the controls of this CIS level: 1, or 2 (Level 2 takes in Level 1).
+    /// A benchmark without levels (PCI DSS) is taken whole, with a warning.
+    #[arg(long, value_enum, value_name = "LEVEL")]
+    pub level: Option<LevelArg>,
+    /// The host role whose CIS profiles select the controls: `server` or
+    /// `workstation` for CIS Debian 12 (with --level and without it: the
+    /// benchmark's default role, server; alone: both levels of the role).
+    #[arg(long, value_name = "ROLE", value_parser = clap::builder::NonEmptyStringValueParser::new())]
+    pub host_role: Option<String>,
     /// Output directory for the reports.
     #[arg(long, value_name = "DIR", default_value = "posture-report")]
     pub out: PathBuf,
@@ -253,6 +262,24 @@ pub struct SshArgs {
 /// `--format`'s default, from the format registry.
 static DEFAULT_FORMATS: std::sync::LazyLock<String> = std::sync::LazyLock::new(crate::report::format::default_names);
 
+/// The CIS levels `--level` takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LevelArg {
+    #[value(name = "1")]
+    One,
+    #[value(name = "2")]
+    Two,
+}
+
+impl LevelArg {
+    pub fn number(self) -> u8 {
+        match self {
+            LevelArg::One => 1,
+            LevelArg::Two => 2,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum FailOnArg {
     None,
@@ -329,10 +356,10 @@ pub struct DiffArgs {
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// The earlier run: an id or the start of one (default: the run before
-    /// RUN_B of the same benchmarks and targets).
+    /// RUN_B of the same benchmarks, targets and profiles).
     pub run_a: Option<String>,
     /// The later run (default: the newest run; with RUN_A alone, the newest
-    /// run of RUN_A's benchmarks and targets).
+    /// run of RUN_A's benchmarks, targets and profiles).
     pub run_b: Option<String>,
     #[arg(long, value_enum, default_value = "text")]
     pub format: OutputFormat,

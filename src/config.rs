@@ -1,5 +1,6 @@
 //! `posture.toml`: settings kept with a project (the targets to audit, the
-//! waivers file), validated at load with every error pointing at its line.
+//! waivers file, the history, the CIS level and host role), validated at
+//! load with every error pointing at its line.
 
 use std::path::{Path, PathBuf};
 
@@ -23,6 +24,10 @@ struct RawConfig {
     /// Judge hosts whose OS is not the benchmark's (`--ignore-os-mismatch`).
     #[serde(default)]
     ignore_os_mismatch: bool,
+    /// The CIS level, as `--level`.
+    level: Option<toml::Spanned<i64>>,
+    /// The host role of the CIS profiles, as `--host-role`.
+    host_role: Option<toml::Spanned<String>>,
 }
 
 /// What a configuration file says.
@@ -36,6 +41,10 @@ pub struct ProjectConfig {
     pub history: Option<String>,
     /// Judge hosts whose OS is not the benchmark's (`--ignore-os-mismatch`).
     pub ignore_os_mismatch: bool,
+    /// The CIS level (`level = 1`); `--level` wins over it.
+    pub level: Option<u8>,
+    /// The host role (`host_role = "workstation"`); `--host-role` wins over it.
+    pub host_role: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -236,11 +245,37 @@ fn parse(display: &str, text: &str) -> Result<ProjectConfig, ConfigError> {
         Some(history) => Some(history.into_inner()),
         None => None,
     };
+    let level = match raw.level {
+        Some(level) => {
+            match u8::try_from(*level.get_ref()).ok().filter(|l| crate::catalog::profile::LEVELS.contains(l)) {
+                Some(valid) => Some(valid),
+                None => {
+                    return Err(at(
+                        level.span().start,
+                        format!("level {} is not a CIS level (1 or 2)", level.get_ref()),
+                    ))
+                }
+            }
+        }
+        None => None,
+    };
+    let host_role = match raw.host_role {
+        Some(role) if role.get_ref().trim().is_empty() => {
+            return Err(at(
+                role.span().start,
+                "host_role must name a role, e.g. \"server\" or \"workstation\"".to_owned(),
+            ))
+        }
+        Some(role) => Some(role.into_inner().trim().to_owned()),
+        None => None,
+    };
     Ok(ProjectConfig {
         targets,
         waivers: raw.waivers.map(PathBuf::from),
         history,
         ignore_os_mismatch: raw.ignore_os_mismatch,
+        level,
+        host_role,
     })
 }
 
@@ -318,6 +353,16 @@ mod tests {
         let missing = load(&dir.path().join("posture.toml")).expect_err("missing");
         assert_eq!((missing.line, missing.column), (None, None), "{missing}");
         assert!(missing.to_string().ends_with("posture.toml: no such file"), "{missing}");
+    }
+
+    #[test]
+    fn the_level_and_host_role_are_read_and_a_bad_level_points_at_its_line() {
+        let config = parse("posture.toml", "level = 2\nhost_role = \"workstation\"\n").expect("valid");
+        assert_eq!((config.level, config.host_role.as_deref()), (Some(2), Some("workstation")));
+        let three = parse("posture.toml", "\nlevel = 3\n").expect_err("no level 3");
+        assert_eq!((three.line, three.message.as_str()), (Some(2), "level 3 is not a CIS level (1 or 2)"), "{three}");
+        let empty = parse("posture.toml", "host_role = \"\"\n").expect_err("empty role");
+        assert_eq!(empty.line, Some(1), "{empty}");
     }
 
     #[test]

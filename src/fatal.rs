@@ -108,8 +108,20 @@ impl Fatal {
                 vec!["`posture validate` lists every content problem with its file and line".to_owned()]
             }
             Fatal::Plan(PlanError::NothingSelected { .. }) => vec![LIST_CONTROLS_HELP.to_owned()],
+            Fatal::Plan(PlanError::Profile(_) | PlanError::EmptyProfile { .. }) => {
+                vec!["`posture list benchmarks` shows each benchmark's profiles, levels and host roles; --benchmark \
+                 chooses the benchmarks"
+                    .to_owned()]
+            }
             Fatal::Plan(PlanError::UnmatchedPatterns(unmatched)) => {
                 let mut help = vec![LIST_CONTROLS_HELP.to_owned()];
+                if unmatched.iter().any(|u| !u.outside_profile.is_empty()) {
+                    help.push(
+                        "--level and --host-role choose the profile (--level 2 takes in Level 1); `posture explain \
+                         ID` shows a control's profiles"
+                            .to_owned(),
+                    );
+                }
                 if unmatched.iter().any(|u| u.unselected_benchmark.is_some()) {
                     help.push(
                         "a pattern BENCHMARK:ID applies to that benchmark only: select it with --benchmark, or \

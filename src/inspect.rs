@@ -3,7 +3,8 @@
 use std::fmt::Write as _;
 
 use crate::catalog::plan::PlanError;
-use crate::catalog::{Assessment, Catalog};
+use crate::catalog::profile;
+use crate::catalog::{Assessment, Benchmark, Catalog, Control};
 use crate::cli::{ContentArgs, ExplainArgs, ListArgs, ListWhat};
 use crate::facts::provider::Provider;
 use crate::script::{Limits, ScriptEngine};
@@ -40,6 +41,9 @@ pub fn list(args: &ListArgs) -> Result<(String, u8), Fatal> {
                     b.providers.join(", "),
                     if systems.is_empty() { String::new() } else { format!(", for {}", systems.join(" or ")) }
                 );
+                if let Some(profiles) = profiles_line(b) {
+                    let _ = writeln!(out, "{:<32} {profiles}", "");
+                }
             }
         }
         ListWhat::Controls => {
@@ -126,7 +130,7 @@ pub fn explain(args: &ExplainArgs) -> Result<(String, u8), Fatal> {
         if let Some(section) = b.section_of(&c.id) {
             let _ = writeln!(out, "section:    {} {}", section.id, section.title);
         }
-        let _ = writeln!(out, "profiles:   {}", c.profiles.join(", "));
+        let _ = writeln!(out, "profiles:   {}", control_profiles(b, c));
         let assessment = match (c.assessment, c.is_evaluated()) {
             (_, true) => "automated",
             (Assessment::Automated, false) => "automated by the benchmark, not yet by posture (reported as manual)",
@@ -156,6 +160,55 @@ pub fn explain(args: &ExplainArgs) -> Result<(String, u8), Fatal> {
         return Err(Fatal::UnknownId(args.id.clone()));
     }
     Ok((out, 0))
+}
+
+/// What a benchmark's profiles offer `--level` and `--host-role`, and their
+/// names; `None` for a benchmark without profiles.
+fn profiles_line(benchmark: &Benchmark) -> Option<String> {
+    if benchmark.profiles.is_empty() {
+        return None;
+    }
+    let mut levels: Vec<u8> = benchmark.profiles.iter().filter_map(|p| p.level).collect();
+    levels.sort_unstable();
+    levels.dedup();
+    let mut parts = Vec::new();
+    if levels.is_empty() {
+        parts.push("no CIS levels (--level takes it whole)".to_owned());
+    } else {
+        let levels: Vec<String> = levels.iter().map(u8::to_string).collect();
+        parts.push(format!("--level {}", levels.join(", ")));
+    }
+    let roles: Vec<String> = benchmark
+        .roles()
+        .into_iter()
+        .map(|role| match benchmark.default_role.as_deref() == Some(role) {
+            true => format!("{role} (default)"),
+            false => role.to_owned(),
+        })
+        .collect();
+    if !roles.is_empty() {
+        parts.push(format!("--host-role {}", roles.join(", ")));
+    }
+    let names: Vec<&str> = benchmark.profiles.iter().map(|p| p.name.as_str()).collect();
+    parts.push(format!("profiles: {}", names.join(", ")));
+    Some(parts.join(" · "))
+}
+
+/// A control's profiles, each with its CIS name when that says more
+/// (`L1 server (Level 1 - Server)`).
+fn control_profiles(benchmark: &Benchmark, control: &Control) -> String {
+    let shown: Vec<String> = control
+        .profiles
+        .iter()
+        .map(|name| {
+            let declared = benchmark.profiles.iter().find(|p| &p.name == name);
+            match declared.and_then(|p| p.level.map(|level| profile::name_of(Some(level), p.role.as_deref()))) {
+                Some(cis_name) if &cis_name != name => format!("{name} ({cis_name})"),
+                _ => name.clone(),
+            }
+        })
+        .collect();
+    shown.join(", ")
 }
 
 /// Loads and compiles everything; prints each problem. Exit 2 when there is any.

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use crate::applicability::OsMismatch;
 use crate::catalog::plan::{ControlPattern, Selection};
+use crate::catalog::profile::ProfileChoice;
 use crate::cli::{AuditArgs, FailOnArg};
 use crate::finding::Severity;
 use crate::report::format::Format;
@@ -237,7 +238,15 @@ impl AuditSettings {
         check_output_paths(&args.out, args.save_facts.as_deref(), args.pack.as_deref(), history_file)?;
         Ok(Self {
             content_dirs: args.content.content,
-            selection: Selection { benchmarks, controls: patterns(&args.controls)?, skip: patterns(&args.skip)? },
+            selection: Selection {
+                benchmarks,
+                profile: ProfileChoice {
+                    level: args.level.map(crate::cli::LevelArg::number).or(project.level),
+                    host_role: args.host_role.as_deref().map(|role| role.trim().to_owned()).or(project.host_role),
+                },
+                controls: patterns(&args.controls)?,
+                skip: patterns(&args.skip)?,
+            },
             out: args.out,
             formats,
             fail_on,

@@ -1,5 +1,6 @@
-//! Benchmark files: a framework's sections and controls, each control mapped
-//! to the checks that judge it.
+//! Benchmark files: a framework's sections, profiles and controls, each
+//! control mapped to the checks that judge it and naming the declared
+//! profiles it belongs to.
 
 use std::collections::BTreeSet;
 
@@ -7,6 +8,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use super::error::{self, CatalogError};
+use super::profile::{self, Profile};
 
 /// Whether the framework expects a control to be judged by tooling.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize, schemars::JsonSchema)]
@@ -87,6 +89,11 @@ pub struct Benchmark {
     pub description: String,
     pub source: String,
     pub sections: Vec<Section>,
+    /// The profiles its controls name (`[[profiles]]`), in file order.
+    pub profiles: Vec<Profile>,
+    /// The host role `--level` selects when no `--host-role` is given, for a
+    /// benchmark whose profiles have roles (`default_role = "server"`).
+    pub default_role: Option<String>,
     pub controls: Vec<Control>,
     pub path: String,
     pub sha256: String,
@@ -106,6 +113,16 @@ impl Benchmark {
             .filter(|s| control_id.starts_with(&format!("{}.", s.id)) || control_id == s.id)
             .max_by_key(|s| s.id.len())
     }
+
+    /// Whether any of its profiles has a CIS level (`--level` applies).
+    pub fn has_levels(&self) -> bool {
+        self.profiles.iter().any(|p| p.level.is_some())
+    }
+
+    /// The host roles of its profiles, each once, in file order (`--host-role` applies when there are any).
+    pub fn roles(&self) -> Vec<&str> {
+        profile::roles_of(&self.profiles)
+    }
 }
 
 #[derive(Deserialize)]
@@ -121,7 +138,10 @@ struct RawBenchmark {
     description: String,
     #[serde(default)]
     source: String,
+    default_role: Option<Spanned<String>>,
     sections: Vec<RawSection>,
+    #[serde(default)]
+    profiles: Vec<RawProfile>,
     controls: Vec<RawControl>,
 }
 
@@ -131,6 +151,14 @@ struct RawSystem {
     name: String,
     id: String,
     version_id: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawProfile {
+    name: Spanned<String>,
+    level: Option<Spanned<i64>>,
+    role: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -146,7 +174,7 @@ struct RawControl {
     id: Spanned<String>,
     title: String,
     #[serde(default)]
-    profiles: Vec<String>,
+    profiles: Vec<Spanned<String>>,
     assessment: Assessment,
     #[serde(default)]
     checks: Vec<Spanned<String>>,
@@ -211,6 +239,7 @@ pub fn parse(path: &str, expected_id: &str, text: &str) -> Result<(Benchmark, Ve
         }
         sections.push(Section { id: section.id.into_inner(), title: section.title });
     }
+    let (profiles, default_role) = parse_profiles(path, raw.profiles, raw.default_role, &at, &mut problems);
     let mut control_ids = BTreeSet::new();
     let mut controls = Vec::new();
     for control in raw.controls {
@@ -228,6 +257,11 @@ pub fn parse(path: &str, expected_id: &str, text: &str) -> Result<(Benchmark, Ve
         if control.assessment == Assessment::Manual && !control.checks.is_empty() {
             problems.push(at(control.id.span(), format!("control '{id}' is manual but lists checks")));
         }
+        for name in &control.profiles {
+            if !profiles.iter().any(|p| &p.name == name.get_ref()) {
+                problems.push(at(name.span(), undeclared_profile(&id, name.get_ref(), &profiles)));
+            }
+        }
         let mut checks: Vec<String> = Vec::new();
         for check in control.checks {
             if checks.contains(check.get_ref()) {
@@ -239,7 +273,7 @@ pub fn parse(path: &str, expected_id: &str, text: &str) -> Result<(Benchmark, Ve
         controls.push(Control {
             id,
             title: control.title,
-            profiles: control.profiles,
+            profiles: control.profiles.into_iter().map(Spanned::into_inner).collect(),
             assessment: control.assessment,
             checks,
             guidance: control.guidance.map(|g| g.trim().to_owned()),
@@ -256,6 +290,8 @@ pub fn parse(path: &str, expected_id: &str, text: &str) -> Result<(Benchmark, Ve
         description: raw.description.trim().to_owned(),
         source: raw.source,
         sections,
+        profiles,
+        default_role,
         controls,
         path: path.to_owned(),
         sha256: super::sha256_hex(text.as_bytes()),
@@ -334,6 +370,120 @@ fn parse_systems(
         parsed.push(system);
     }
     Ok(parsed)
+}
+
+/// The declared profiles and the default host role, each problem positioned:
+/// a name declared twice, a level that is not a CIS level, a role without a
+/// level, roles without a `default_role` naming one of them (or the reverse).
+fn parse_profiles(
+    path: &str,
+    raw: Vec<RawProfile>,
+    default_role: Option<Spanned<String>>,
+    at: &dyn Fn(std::ops::Range<usize>, String) -> CatalogError,
+    problems: &mut Vec<CatalogError>,
+) -> (Vec<Profile>, Option<String>) {
+    let mut profiles: Vec<Profile> = Vec::new();
+    // Where a missing `default_role` is reported: the first role declared.
+    let mut first_role = None;
+    for declared in raw {
+        let name = declared.name.get_ref().trim().to_owned();
+        if name.is_empty() {
+            problems.push(at(declared.name.span(), "a profile needs a name: the one its controls use".to_owned()));
+            continue;
+        }
+        if profiles.iter().any(|p| p.name == name) {
+            problems.push(at(declared.name.span(), format!("profile '{name}' is declared twice")));
+            continue;
+        }
+        let level = match declared.level {
+            Some(level) => match u8::try_from(*level.get_ref()).ok().filter(|l| profile::LEVELS.contains(l)) {
+                Some(valid) => Some(valid),
+                None => {
+                    problems.push(at(
+                        level.span(),
+                        format!(
+                            "profile '{name}': level {} is not a CIS level (1 or 2; leave `level` out for a profile \
+                             that is no level)",
+                            level.get_ref()
+                        ),
+                    ));
+                    continue;
+                }
+            },
+            None => None,
+        };
+        let role = match declared.role {
+            Some(role) if role.get_ref().trim().is_empty() => {
+                problems.push(at(role.span(), format!("profile '{name}': an empty role")));
+                continue;
+            }
+            Some(role) if level.is_none() => {
+                problems.push(at(
+                    role.span(),
+                    format!("profile '{name}': a host role needs a level (the role picks one column of the levels)"),
+                ));
+                continue;
+            }
+            Some(role) => {
+                first_role.get_or_insert(role.span());
+                Some(role.into_inner().trim().to_owned())
+            }
+            None => None,
+        };
+        profiles.push(Profile { name, level, role });
+    }
+    let roles = profile::roles_of(&profiles);
+    let default_role = match (default_role, roles.is_empty()) {
+        (Some(default), false) if roles.contains(&default.get_ref().as_str()) => Some(default.into_inner()),
+        (Some(default), false) => {
+            problems.push(at(
+                default.span(),
+                format!(
+                    "default_role '{}' is the role of no declared profile (roles: {})",
+                    default.get_ref(),
+                    roles.join(", ")
+                ),
+            ));
+            None
+        }
+        (Some(default), true) => {
+            problems.push(at(
+                default.span(),
+                format!("default_role '{}': no declared profile has a role", default.get_ref()),
+            ));
+            None
+        }
+        (None, false) => {
+            let message = format!(
+                "the profiles have host roles ({}): name the one --level selects without --host-role with \
+                 `default_role` at the top of the file, e.g. default_role = \"{}\"",
+                roles.join(", "),
+                roles.first().copied().unwrap_or_default()
+            );
+            problems.push(match first_role {
+                Some(span) => at(span, message),
+                None => CatalogError::new(path, message),
+            });
+            None
+        }
+        (None, true) => None,
+    };
+    (profiles, default_role)
+}
+
+/// A control naming a profile the benchmark does not declare.
+fn undeclared_profile(control: &str, name: &str, declared: &[Profile]) -> String {
+    let known: Vec<&str> = declared.iter().map(|p| p.name.as_str()).collect();
+    if known.is_empty() {
+        return format!(
+            "control '{control}' names profile '{name}', and the benchmark declares no profiles (add a [[profiles]] \
+             table for each)"
+        );
+    }
+    format!(
+        "control '{control}' names profile '{name}', which the benchmark does not declare (declared: {})",
+        known.join(", ")
+    )
 }
 
 #[cfg(test)]
@@ -416,5 +566,68 @@ mod tests {
         .expect("a repeated system is a problem, not a refusal");
         assert_eq!(problems.len(), 1);
         assert!(problems[0].to_string().contains("lists Bookworm twice"), "{}", problems[0]);
+    }
+
+    const HEAD: &str = "id = \"b\"\ntitle = \"B\"\nversion = \"1\"\nprovider = \"linux\"\n";
+
+    /// The benchmark parsed from `HEAD` + `rest`, and its problems as `line: message`.
+    fn parsed(rest: &str) -> (Benchmark, Vec<String>) {
+        let text = format!("{HEAD}{rest}\n[[sections]]\nid = \"1\"\ntitle = \"S\"\n");
+        let (benchmark, problems) = parse("b.toml", "b", &text).unwrap_or_else(|e| panic!("{e}"));
+        let problems = problems.iter().map(|p| format!("{}: {}", p.location(), p.located.message)).collect();
+        (benchmark, problems)
+    }
+
+    fn control(profiles: &str) -> String {
+        format!("\n[[controls]]\nid = \"1.1\"\ntitle = \"C\"\nprofiles = [{profiles}]\nassessment = \"manual\"\n")
+    }
+
+    #[test]
+    fn declared_profiles_are_read_with_their_levels_and_roles() {
+        let profiles = "default_role = \"server\"\n\n[[profiles]]\nname = \"L1 server\"\nlevel = 1\nrole = \"server\"\n\n\
+                        [[profiles]]\nname = \"L2 desktop\"\nlevel = 2\nrole = \"desktop\"\n\n[[profiles]]\nname = \"Issuers\"\n";
+        let (benchmark, problems) = parsed(&format!("{profiles}{}", control("\"L1 server\", \"Issuers\"")));
+        assert_eq!(problems, Vec::<String>::new());
+        assert_eq!(
+            benchmark.profiles[0],
+            Profile { name: "L1 server".into(), level: Some(1), role: Some("server".into()) }
+        );
+        assert_eq!(benchmark.profiles[2], Profile { name: "Issuers".into(), level: None, role: None });
+        assert_eq!((benchmark.roles(), benchmark.default_role.as_deref()), (vec!["server", "desktop"], Some("server")));
+        assert!(benchmark.has_levels());
+    }
+
+    #[test]
+    fn a_control_naming_an_undeclared_profile_is_a_problem_at_its_line() {
+        let profiles = "[[profiles]]\nname = \"Level 1\"\nlevel = 1\n";
+        let (benchmark, problems) = parsed(&format!("{profiles}{}", control("\"Level 1\", \"Level 3\"")));
+        assert_eq!(
+            problems,
+            ["b.toml:12:24: control '1.1' names profile 'Level 3', which the benchmark does not declare (declared: Level 1)"]
+        );
+        assert_eq!(benchmark.controls.len(), 1, "the control stays, its other results usable");
+        let (_, problems) = parsed(&control("\"Level 1\""));
+        assert!(problems[0].contains("the benchmark declares no profiles"), "{problems:?}");
+    }
+
+    #[test]
+    fn bad_profile_declarations_are_problems_at_their_line() {
+        let cases = [
+            ("[[profiles]]\nname = \"L3\"\nlevel = 3\n", "b.toml:7:9: profile 'L3': level 3 is not a CIS level"),
+            ("[[profiles]]\nname = \"A\"\n\n[[profiles]]\nname = \"A\"\n", "b.toml:9:8: profile 'A' is declared twice"),
+            ("[[profiles]]\nname = \"S\"\nrole = \"server\"\n", "b.toml:7:8: profile 'S': a host role needs a level"),
+            (
+                "[[profiles]]\nname = \"S\"\nlevel = 1\nrole = \"server\"\n",
+                "b.toml:8:8: the profiles have host roles (server): name the one --level selects",
+            ),
+            (
+                "default_role = \"desktop\"\n[[profiles]]\nname = \"S\"\nlevel = 1\nrole = \"server\"\n",
+                "b.toml:5:16: default_role 'desktop' is the role of no declared profile (roles: server)",
+            ),
+        ];
+        for (declarations, expected) in cases {
+            let (_, problems) = parsed(&format!("{declarations}{}", control("")));
+            assert!(problems.len() == 1 && problems[0].starts_with(expected), "{declarations}: {problems:?}");
+        }
     }
 }

@@ -10,6 +10,7 @@ pub mod benchmark;
 pub mod check;
 pub mod error;
 pub mod plan;
+pub mod profile;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -20,6 +21,7 @@ use sha2::{Digest, Sha256};
 pub use benchmark::{Assessment, Benchmark, Control, Section, System};
 pub use check::{CheckDef, CheckMeta};
 pub use error::CatalogError;
+pub use profile::Profile;
 
 use crate::facts::FactKey;
 

@@ -1,10 +1,12 @@
-//! The plan: which benchmarks and controls were selected, the checks they
-//! need, and the facts those checks read.
+//! The plan: which benchmarks and controls were selected (by profile, then
+//! by `--controls` and `--skip`), the checks they need, and the facts those
+//! checks read.
 
 use std::collections::BTreeSet;
 
 use globset::{Glob, GlobMatcher};
 
+use super::profile::{self, BenchmarkProfile, ProfileChoice, ProfileError};
 use super::{Benchmark, Catalog, Control};
 use crate::facts::FactKey;
 
@@ -74,11 +76,51 @@ pub struct UnmatchedPattern {
     pub unselected_benchmark: Option<String>,
     /// The selectable ids nearest to it, written as the pattern is (qualified or not).
     pub closest: Vec<String>,
+    /// The controls it matches outside the chosen profile, per benchmark:
+    /// not a typo, but a control the profile leaves out.
+    pub outside_profile: Vec<OutsideProfile>,
+}
+
+/// The controls of one benchmark a pattern matches that its chosen profile leaves out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutsideProfile {
+    pub benchmark: String,
+    /// The chosen profile's name (`Level 1 - Server`).
+    pub profile: String,
+    /// The first few of them, each with the profiles it belongs to.
+    pub controls: Vec<(String, Vec<String>)>,
+    /// How many more there are.
+    pub more: usize,
+}
+
+/// How many of the controls outside the profile a pattern matches are named.
+const OUTSIDE_SHOWN: usize = 3;
+
+impl std::fmt::Display for OutsideProfile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let controls: Vec<String> =
+            self.controls.iter().map(|(id, profiles)| format!("{id} ({})", profiles.join(", "))).collect();
+        write!(f, "{} of {}: {}", self.profile, self.benchmark, controls.join("; "))?;
+        if self.more > 0 {
+            write!(f, "; and {} more", self.more)?;
+        }
+        Ok(())
+    }
 }
 
 impl std::fmt::Display for UnmatchedPattern {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let selected = self.benchmarks.join(", ");
+        if !self.outside_profile.is_empty() {
+            let outside: Vec<String> = self.outside_profile.iter().map(ToString::to_string).collect();
+            return write!(
+                f,
+                "{} {} matches only controls outside the chosen profile, {}",
+                self.option,
+                self.pattern,
+                outside.join("; ")
+            );
+        }
         match &self.unselected_benchmark {
             Some(benchmark) => write!(
                 f,
@@ -110,6 +152,8 @@ fn describe_unmatched(unmatched: &[UnmatchedPattern]) -> String {
 #[derive(Debug, Clone, Default)]
 pub struct Selection {
     pub benchmarks: Vec<String>,
+    /// `--level` and `--host-role`: the profile selecting each benchmark's controls.
+    pub profile: ProfileChoice,
     pub controls: Vec<ControlPattern>,
     pub skip: Vec<ControlPattern>,
 }
@@ -118,6 +162,8 @@ pub struct Selection {
 #[derive(Debug, Clone)]
 pub struct PlannedBenchmark<'c> {
     pub benchmark: &'c Benchmark,
+    /// The profile its controls were selected by, and the options that do not apply to it.
+    pub profile: BenchmarkProfile,
     pub controls: Vec<&'c Control>,
 }
 
@@ -164,6 +210,12 @@ pub enum PlanError {
     /// `--skip` removed every selected control: nothing to judge.
     #[error("--skip {patterns} excludes every selected control of {benchmarks}: nothing would be judged")]
     EverythingSkipped { patterns: String, benchmarks: String },
+    /// `--level` or `--host-role` cannot be applied to the selected benchmarks.
+    #[error(transparent)]
+    Profile(#[from] ProfileError),
+    /// The chosen profiles hold no control of any selected benchmark.
+    #[error("the chosen profile holds no control of {profiles}: nothing would be judged")]
+    EmptyProfile { profiles: String },
 }
 
 impl Catalog {
@@ -198,11 +250,12 @@ impl Catalog {
     pub fn plan(&self, selection: &Selection) -> Result<Plan<'_>, PlanError> {
         let benchmarks = self.selected_benchmarks(selection)?;
         refuse_benchmarks_without_controls(&benchmarks)?;
-        let unmatched = unmatched_patterns(&benchmarks, selection);
+        let profiled = by_profile(benchmarks, &selection.profile)?;
+        let unmatched = unmatched_patterns(&profiled, selection);
         if !unmatched.is_empty() {
             return Err(PlanError::UnmatchedPatterns(unmatched));
         }
-        self.plan_of(benchmarks, selection)
+        self.plan_of(profiled, selection)
     }
 
     /// Plans a selection as an evidence pack recorded it, with the patterns
@@ -212,8 +265,9 @@ impl Catalog {
     pub fn plan_as_recorded(&self, selection: &Selection) -> Result<(Plan<'_>, Vec<UnmatchedPattern>), PlanError> {
         let benchmarks = self.selected_benchmarks(selection)?;
         refuse_benchmarks_without_controls(&benchmarks)?;
-        let unmatched = unmatched_patterns(&benchmarks, selection);
-        Ok((self.plan_of(benchmarks, selection)?, unmatched))
+        let profiled = by_profile(benchmarks, &selection.profile)?;
+        let unmatched = unmatched_patterns(&profiled, selection);
+        Ok((self.plan_of(profiled, selection)?, unmatched))
     }
 
     fn selected_benchmarks(&self, selection: &Selection) -> Result<Vec<&Benchmark>, PlanError> {
@@ -232,20 +286,21 @@ impl Catalog {
             .collect()
     }
 
-    fn plan_of<'c>(&'c self, selected: Vec<&'c Benchmark>, selection: &Selection) -> Result<Plan<'c>, PlanError> {
-        let benchmarks: Vec<PlannedBenchmark<'c>> = selected
+    /// The plan of the benchmarks' controls in their profiles, narrowed by the patterns.
+    fn plan_of<'c>(
+        &'c self,
+        profiled: Vec<PlannedBenchmark<'c>>,
+        selection: &Selection,
+    ) -> Result<Plan<'c>, PlanError> {
+        let benchmarks: Vec<PlannedBenchmark<'c>> = profiled
             .into_iter()
-            .map(|benchmark| {
-                let controls = benchmark
-                    .controls
-                    .iter()
-                    .filter(|c| {
-                        selection.controls.is_empty()
-                            || selection.controls.iter().any(|p| p.matches(&benchmark.id, &c.id))
-                    })
-                    .filter(|c| !selection.skip.iter().any(|p| p.matches(&benchmark.id, &c.id)))
-                    .collect();
-                PlannedBenchmark { benchmark, controls }
+            .map(|mut planned| {
+                let id = &planned.benchmark.id;
+                planned.controls.retain(|c| {
+                    (selection.controls.is_empty() || selection.controls.iter().any(|p| p.matches(id, &c.id)))
+                        && !selection.skip.iter().any(|p| p.matches(id, &c.id))
+                });
+                planned
             })
             .collect();
         if !selection.controls.is_empty() && benchmarks.iter().all(|b| b.controls.is_empty()) {
@@ -291,47 +346,96 @@ fn refuse_benchmarks_without_controls(benchmarks: &[&Benchmark]) -> Result<(), P
     Ok(())
 }
 
+/// Each benchmark with the controls of its profile (all of them without one).
+fn by_profile<'c>(
+    benchmarks: Vec<&'c Benchmark>,
+    choice: &ProfileChoice,
+) -> Result<Vec<PlannedBenchmark<'c>>, PlanError> {
+    let profiles = profile::resolve(&benchmarks, choice)?;
+    let profiled: Vec<PlannedBenchmark<'c>> = benchmarks
+        .into_iter()
+        .zip(profiles)
+        .map(|(benchmark, profile)| {
+            let controls = benchmark.controls.iter().filter(|c| profile.includes(c)).collect();
+            PlannedBenchmark { benchmark, profile, controls }
+        })
+        .collect();
+    if profiled.iter().all(|p| p.controls.is_empty()) {
+        let profiles: Vec<String> = profiled
+            .iter()
+            .filter_map(|p| p.profile.chosen.as_ref().map(|chosen| format!("{} ({})", p.benchmark.id, chosen.name())))
+            .collect();
+        return Err(PlanError::EmptyProfile { profiles: profiles.join(", ") });
+    }
+    Ok(profiled)
+}
+
 /// The `--controls` and `--skip` patterns that match no control of the
-/// selected benchmarks, each with the ids closest to it.
-fn unmatched_patterns(benchmarks: &[&Benchmark], selection: &Selection) -> Vec<UnmatchedPattern> {
-    let selected: Vec<String> = benchmarks.iter().map(|b| b.id.clone()).collect();
+/// selected benchmarks' profiles, each with the ids closest to it, or with
+/// the controls it matches outside the profile.
+fn unmatched_patterns(profiled: &[PlannedBenchmark<'_>], selection: &Selection) -> Vec<UnmatchedPattern> {
+    let selected: Vec<String> = profiled.iter().map(|p| p.benchmark.id.clone()).collect();
     let options = [("--controls", &selection.controls), ("--skip", &selection.skip)];
     let mut unmatched = Vec::new();
     for (option, patterns) in options {
         for pattern in patterns.iter() {
-            let matches_one = benchmarks.iter().any(|b| b.controls.iter().any(|c| pattern.matches(&b.id, &c.id)));
+            let matches_one =
+                profiled.iter().any(|p| p.controls.iter().any(|c| pattern.matches(&p.benchmark.id, &c.id)));
             if matches_one {
                 continue;
             }
+            let outside_profile: Vec<OutsideProfile> =
+                profiled.iter().filter_map(|planned| outside_profile(pattern, planned)).collect();
             let unselected_benchmark = pattern.benchmark.clone().filter(|qualifier| !selected.contains(qualifier));
             // A qualified pattern searches its own benchmark when selected,
             // every selected one otherwise (the qualifier may be the typo).
-            let searched: Vec<&Benchmark> = match &pattern.benchmark {
+            let searched: Vec<&PlannedBenchmark<'_>> = match &pattern.benchmark {
                 Some(qualifier) if unselected_benchmark.is_none() => {
-                    benchmarks.iter().copied().filter(|b| &b.id == qualifier).collect()
+                    profiled.iter().filter(|p| &p.benchmark.id == qualifier).collect()
                 }
-                _ => benchmarks.to_vec(),
+                _ => profiled.iter().collect(),
             };
+            let closest = if outside_profile.is_empty() { closest_ids(pattern, &searched) } else { Vec::new() };
             unmatched.push(UnmatchedPattern {
                 option,
                 pattern: pattern.as_str().to_owned(),
                 benchmarks: selected.clone(),
                 unselected_benchmark,
-                closest: closest_ids(pattern, &searched),
+                closest,
+                outside_profile,
             });
         }
     }
     unmatched
 }
 
+/// The controls of a benchmark `pattern` matches that its chosen profile
+/// leaves out; `None` when it has no chosen profile or the pattern matches none.
+fn outside_profile(pattern: &ControlPattern, planned: &PlannedBenchmark<'_>) -> Option<OutsideProfile> {
+    let chosen = planned.profile.chosen.as_ref()?;
+    let benchmark = planned.benchmark;
+    let matched: Vec<&Control> = benchmark.controls.iter().filter(|c| pattern.matches(&benchmark.id, &c.id)).collect();
+    if matched.is_empty() {
+        return None;
+    }
+    Some(OutsideProfile {
+        benchmark: benchmark.id.clone(),
+        profile: chosen.name(),
+        controls: matched.iter().take(OUTSIDE_SHOWN).map(|c| (c.id.clone(), c.profiles.clone())).collect(),
+        more: matched.len().saturating_sub(OUTSIDE_SHOWN),
+    })
+}
+
 /// The selectable ids (control ids and the sections above them, since `5.1`
-/// selects what is under it) nearest to the pattern: fewest edits, then the
-/// longest shared start; shown in id order, qualified when the pattern is.
-fn closest_ids(pattern: &ControlPattern, searched: &[&Benchmark]) -> Vec<String> {
+/// selects what is under it) nearest to the pattern, among the controls of
+/// the benchmarks' profiles: fewest edits, then the longest shared start;
+/// shown in id order, qualified when the pattern is.
+fn closest_ids(pattern: &ControlPattern, searched: &[&PlannedBenchmark<'_>]) -> Vec<String> {
     let probe = pattern.id_probe();
     let mut candidates: BTreeSet<(usize, std::cmp::Reverse<usize>, IdOrder, String)> = BTreeSet::new();
-    for benchmark in searched {
-        for control in &benchmark.controls {
+    for planned in searched {
+        let benchmark = planned.benchmark;
+        for control in &planned.controls {
             let mut selectable = control.id.as_str();
             loop {
                 let shown = match pattern.benchmark {
@@ -409,6 +513,75 @@ mod tests {
         let mut ids = vec!["5.1.19", "5.1.9", "5.10", "5.2", "10"];
         ids.sort_by_key(|id| IdOrder::of(id));
         assert_eq!(ids, ["5.1.9", "5.1.19", "5.2", "5.10", "10"]);
+    }
+
+    /// A catalog of one benchmark `b`: controls 1.1 (Level 1), 1.2 and 1.3 (Level 2 only).
+    fn levelled() -> Catalog {
+        let mut text = String::from(
+            "id = \"b\"\ntitle = \"B\"\nversion = \"1\"\nprovider = \"linux\"\n\n[[profiles]]\nname = \"Level 1\"\n\
+             level = 1\n\n[[profiles]]\nname = \"Level 2\"\nlevel = 2\n\n[[sections]]\nid = \"1\"\ntitle = \"S\"\n",
+        );
+        for (id, profile) in [("1.1", "Level 1"), ("1.2", "Level 2"), ("1.3", "Level 2")] {
+            text.push_str(&format!(
+                "\n[[controls]]\nid = \"{id}\"\ntitle = \"C\"\nprofiles = [\"{profile}\"]\nassessment = \"manual\"\n"
+            ));
+        }
+        let (benchmark, problems) = super::super::benchmark::parse("b.toml", "b", &text).expect("parses");
+        assert!(problems.is_empty(), "{problems:?}");
+        let mut catalog = Catalog::default();
+        catalog.benchmarks.insert("b".to_owned(), benchmark);
+        catalog
+    }
+
+    fn selection(level: Option<u8>, controls: &[&str], skip: &[&str]) -> Selection {
+        let patterns = |raw: &[&str]| raw.iter().map(|p| ControlPattern::parse(p).expect("pattern")).collect();
+        Selection {
+            benchmarks: vec!["b".to_owned()],
+            profile: ProfileChoice { level, host_role: None },
+            controls: patterns(controls),
+            skip: patterns(skip),
+        }
+    }
+
+    fn planned_ids(catalog: &Catalog, selection: &Selection) -> Vec<String> {
+        let plan = catalog.plan(selection).expect("plans");
+        plan.benchmarks[0].controls.iter().map(|c| c.id.clone()).collect()
+    }
+
+    #[test]
+    fn the_profile_and_the_patterns_select_together() {
+        let catalog = levelled();
+        assert_eq!(planned_ids(&catalog, &selection(Some(1), &[], &[])), ["1.1"]);
+        assert_eq!(planned_ids(&catalog, &selection(Some(2), &[], &["1.2"])), ["1.1", "1.3"]);
+        assert_eq!(planned_ids(&catalog, &selection(Some(2), &["1.*"], &["1.1"])), ["1.2", "1.3"]);
+        assert_eq!(planned_ids(&catalog, &selection(None, &["1.3"], &[])), ["1.3"]);
+    }
+
+    #[test]
+    fn a_pattern_matching_only_outside_the_profile_says_so() {
+        let catalog = levelled();
+        let Err(PlanError::UnmatchedPatterns(unmatched)) = catalog.plan(&selection(Some(1), &["1.2"], &["1.3"])) else {
+            panic!("refused")
+        };
+        let messages: Vec<String> = unmatched.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            messages,
+            [
+                "--controls 1.2 matches only controls outside the chosen profile, Level 1 of b: 1.2 (Level 2)",
+                "--skip 1.3 matches only controls outside the chosen profile, Level 1 of b: 1.3 (Level 2)",
+            ]
+        );
+        // A typo is still a typo, its closest ids from within the profile.
+        let Err(PlanError::UnmatchedPatterns(typo)) = catalog.plan(&selection(Some(1), &["1.9"], &[])) else {
+            panic!("refused")
+        };
+        assert_eq!(
+            (typo[0].closest.clone(), typo[0].outside_profile.is_empty()),
+            (vec!["1".to_owned(), "1.1".to_owned()], true)
+        );
+        // Recorded (a pack): returned, not refused.
+        let (plan, unmatched) = catalog.plan_as_recorded(&selection(Some(1), &["1.1", "1.2"], &[])).expect("plans");
+        assert_eq!((plan.benchmarks[0].controls.len(), unmatched.len()), (1, 1));
     }
 
     #[test]

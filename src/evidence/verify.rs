@@ -16,6 +16,7 @@ use super::{
 };
 use crate::applicability::OsMismatch;
 use crate::catalog::plan::{ControlPattern, Selection};
+use crate::catalog::profile::ProfileChoice;
 use crate::catalog::Catalog;
 use crate::facts::bundle::Bundle;
 use crate::finding::Severity;
@@ -311,9 +312,10 @@ fn check_signature(
 /// - `run.facts_origin`, `targets[].connection` (how SSH hosts were reached),
 ///   `targets[].api_calls` (the AWS requests sent): descriptions; every fact
 ///   they produced is in `facts.json` and judged.
-/// - `run.selection`, `run.fail_on` and `run.ignore_os_mismatch`: the run's
-///   parameters, re-applied: the controls, which hosts each benchmark judges,
-///   and the exit code are re-derived under them.
+/// - `run.selection` (`--controls`, `--skip`, `--level`, `--host-role`),
+///   `run.fail_on` and `run.ignore_os_mismatch`: the run's parameters,
+///   re-applied: each benchmark's profile, the controls, which hosts each
+///   benchmark judges, and the exit code are re-derived under them.
 /// - `problems` outside the pack's content (a broken file of a benchmark the
 ///   run did not select): taken as recorded; each one found in the pack's own
 ///   content must be listed, and their number is an input of the exit code.
@@ -324,8 +326,8 @@ fn check_signature(
 /// - the waivers file's path in `waivers[].source` (the path the run was
 ///   given, which the pack names `waivers.toml`); the line is re-derived.
 pub const TAKEN_FROM_THE_REPORT: &str = "taken as recorded, not re-derived: the run id and times and tool version \
-     (checked against the manifest), the facts origin, SSH connection records and AWS call logs, the --controls/--skip selection, \
-     --fail-on and --ignore-os-mismatch the run was given (re-applied), content problems outside the pack's content, the waivers file's path \
+     (checked against the manifest), the facts origin, SSH connection records and AWS call logs, the --controls/--skip/--level/--host-role \
+     selection, --fail-on and --ignore-os-mismatch the run was given (re-applied), content problems outside the pack's content, the waivers file's path \
      (not its lines), whether the history append failed, and the previous run the changes compare with";
 
 /// Re-derives the report from the pack, compares it with report.json field
@@ -411,6 +413,11 @@ fn rederived_report(
     };
     let selection = Selection {
         benchmarks: manifest.benchmarks.clone(),
+        // Re-applied as recorded: each benchmark's `profile` is re-derived from it.
+        profile: ProfileChoice {
+            level: recorded.run.selection.level,
+            host_role: recorded.run.selection.host_role.clone(),
+        },
         controls: patterns(&recorded.run.selection.controls)?,
         skip: patterns(&recorded.run.selection.skip)?,
     };

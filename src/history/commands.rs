@@ -64,7 +64,7 @@ pub fn history(args: &HistoryArgs) -> Result<(String, u8), Fatal> {
             run.controls.fail,
             run.controls.error,
             run.exit_code,
-            shown(&run.benchmarks),
+            shown(&run.benchmarks_with_profiles()),
             shown(&run.targets)
         );
     }
@@ -75,8 +75,8 @@ pub fn history(args: &HistoryArgs) -> Result<(String, u8), Fatal> {
 }
 
 /// `posture diff [RUN_A] [RUN_B]`: RUN_A to RUN_B; RUN_A alone: RUN_A to the
-/// newest run of the same benchmarks and targets; neither: the last two
-/// runs of the newest run's benchmarks and targets.
+/// newest run of the same benchmarks, targets and profiles; neither: the
+/// last two runs of the newest run's benchmarks, targets and profiles.
 pub fn diff(args: &DiffArgs) -> Result<(String, u8), Fatal> {
     let location = location(&args.location, args.config.as_deref())?;
     let mut store = open_existing(&location)?;
@@ -91,7 +91,7 @@ pub fn diff(args: &DiffArgs) -> Result<(String, u8), Fatal> {
                 return Err(nothing(format!(
                     "run {} is the newest of {} on {}: name the run to compare it with (posture diff RUN_A RUN_B)",
                     from.id,
-                    shown(&from.benchmarks),
+                    shown(&from.benchmarks_with_profiles()),
                     shown(&from.targets)
                 )));
             }
@@ -104,7 +104,7 @@ pub fn diff(args: &DiffArgs) -> Result<(String, u8), Fatal> {
             let Some(from) = store.previous_run(&to.scope(), &to.started_at, &to.id)? else {
                 return Err(nothing(format!(
                     "the history holds one run of {} on {}: nothing to compare it with yet",
-                    shown(&to.benchmarks),
+                    shown(&to.benchmarks_with_profiles()),
                     shown(&to.targets)
                 )));
             };

@@ -170,13 +170,30 @@ impl RunDiff {
         };
         out.push_str(&run_line("from", &self.from));
         out.push_str(&run_line("to  ", &self.to));
-        let _ = writeln!(out, "benchmarks: {} · targets: {}", shown(&self.to.benchmarks), shown(&self.to.targets));
-        if self.from.scope() != self.to.scope() {
+        let _ = writeln!(
+            out,
+            "benchmarks: {} · targets: {}",
+            shown(&self.to.benchmarks_with_profiles()),
+            shown(&self.to.targets)
+        );
+        if !self.from.scope().same_benchmarks_and_targets(&self.to.scope()) {
             let _ = writeln!(
                 out,
                 "note: the runs audited different things (from: {} on {})",
-                shown(&self.from.benchmarks),
+                shown(&self.from.benchmarks_with_profiles()),
                 shown(&self.from.targets)
+            );
+        } else if self.from.profiles != self.to.profiles {
+            let profiles = |run: &StoredRun| match run.profiles.as_slice() {
+                [] => "whole benchmarks".to_owned(),
+                profiles => shown(profiles),
+            };
+            let _ = writeln!(
+                out,
+                "note: the runs used different profiles (from: {}; to: {}): a control in only one of them is listed \
+                 as added or removed, not because the target changed",
+                profiles(&self.from),
+                profiles(&self.to)
             );
         }
         for (title, changes, counts) in [

@@ -139,8 +139,8 @@ impl HistoryError {
 }
 
 impl Store {
-    /// The changes of `report` since the previous run of the same benchmarks
-    /// and targets; `None` when the history holds no such run.
+    /// The changes of `report` since the previous run of the same
+    /// benchmarks, targets and profiles; `None` when the history holds no such run.
     pub fn changes_since_previous(&mut self, report: &Report) -> Result<Option<Changes>, HistoryError> {
         let scope = Scope::of_report(report);
         let Some(previous) = self.previous_run(&scope, &report.run.started_at, &report.run.id)? else {

@@ -11,7 +11,7 @@
 use super::backend::{DbError, Dialect, Sql, Value};
 
 /// The schema version this binary reads and writes.
-pub const CURRENT_VERSION: i64 = 2;
+pub const CURRENT_VERSION: i64 = 3;
 
 /// One step of the schema: the statements that bring a database from the
 /// version before to `version`.
@@ -23,7 +23,7 @@ pub struct Migration {
 
 /// Every schema step, oldest first. A new database gets all of them, so the
 /// first is the schema as it was at version 1.
-pub const MIGRATIONS: [Migration; 2] = [
+pub const MIGRATIONS: [Migration; 3] = [
     Migration {
         version: 1,
         summary: "runs, control status per target, findings per resource",
@@ -103,6 +103,16 @@ FROM (
     GROUP BY run_id, benchmark, control
 ) AS control_statuses
 GROUP BY run_id, benchmark;
+",
+    },
+    Migration {
+        version: 3,
+        summary: "the profile each run's benchmarks were selected by (--level, --host-role), part of what a run audited",
+        sql: "
+-- `benchmark-id: profile name` per benchmark with a profile, sorted and
+-- joined by newlines; '' for a run of whole benchmarks, as every run
+-- recorded before this version was.
+ALTER TABLE runs ADD COLUMN profiles TEXT NOT NULL DEFAULT '';
 ",
     },
 ];

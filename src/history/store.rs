@@ -24,6 +24,9 @@ pub struct StoredRun {
     pub exit_code: i64,
     pub benchmarks: Vec<String>,
     pub targets: Vec<String>,
+    /// The profile each of its benchmarks was selected by, as
+    /// `benchmark-id: Level 1 - Server`; empty for whole benchmarks.
+    pub profiles: Vec<String>,
     /// Control counts over the run's benchmarks.
     pub controls: StatusCounts,
     /// pass / (pass + fail + error) over controls; null when nothing was judged.
@@ -32,32 +35,51 @@ pub struct StoredRun {
 
 impl StoredRun {
     pub fn scope(&self) -> Scope {
-        Scope::new(self.benchmarks.clone(), self.targets.clone())
+        Scope::new(self.benchmarks.clone(), self.targets.clone(), self.profiles.clone())
+    }
+
+    /// Its benchmarks for a reader, each with its profile when it had one
+    /// (`cis-debian-linux-12 (Level 1 - Server)`).
+    pub fn benchmarks_with_profiles(&self) -> Vec<String> {
+        self.benchmarks.iter().map(|id| with_profile(id, profile_of(&self.profiles, id))).collect()
     }
 }
 
-/// What a run audited: its benchmarks and targets. Runs of equal scopes are
-/// compared with each other.
+/// What a run audited: its benchmarks, targets and the profiles that
+/// selected the benchmarks' controls. Runs of equal scopes are compared
+/// with each other: a Level 1 run with the Level 1 run before it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Scope {
     benchmarks: Vec<String>,
     targets: Vec<String>,
+    profiles: Vec<String>,
 }
 
 impl Scope {
-    pub fn new(mut benchmarks: Vec<String>, mut targets: Vec<String>) -> Self {
-        benchmarks.sort();
-        benchmarks.dedup();
-        targets.sort();
-        targets.dedup();
-        Self { benchmarks, targets }
+    pub fn new(benchmarks: Vec<String>, targets: Vec<String>, profiles: Vec<String>) -> Self {
+        let sorted = |mut names: Vec<String>| {
+            names.sort();
+            names.dedup();
+            names
+        };
+        Self { benchmarks: sorted(benchmarks), targets: sorted(targets), profiles: sorted(profiles) }
     }
 
     pub fn of_report(report: &Report) -> Self {
         Self::new(
             report.benchmarks.iter().map(|b| b.id.clone()).collect(),
             report.targets.iter().map(|t| t.name.clone()).collect(),
+            report
+                .benchmarks
+                .iter()
+                .filter_map(|b| b.profile.as_ref().map(|profile| format!("{}: {}", b.id, profile.name)))
+                .collect(),
         )
+    }
+
+    /// Whether the two audited the same benchmarks and targets (whatever their profiles).
+    pub fn same_benchmarks_and_targets(&self, other: &Scope) -> bool {
+        self.benchmarks == other.benchmarks && self.targets == other.targets
     }
 
     fn benchmarks_key(&self) -> String {
@@ -66,6 +88,10 @@ impl Scope {
 
     fn targets_key(&self) -> String {
         join_key(&self.targets)
+    }
+
+    fn profiles_key(&self) -> String {
+        join_key(&self.profiles)
     }
 }
 
@@ -123,9 +149,20 @@ pub struct TrendPoint {
     pub run_id: String,
     pub started_at: DateTime<Utc>,
     pub benchmark: String,
+    /// The profile that selected the benchmark's controls (`Level 1 - Server`); null for the whole benchmark.
+    pub profile: Option<String>,
     pub targets: Vec<String>,
     pub controls: StatusCounts,
     pub pass_rate: Option<f64>,
+}
+
+impl TrendPoint {
+    /// Its benchmark for a reader, with its profile when it had one
+    /// (`cis-debian-linux-12 (Level 1 - Server)`): runs of different
+    /// profiles are different lines of the trend.
+    pub fn benchmark_with_profile(&self) -> String {
+        with_profile(&self.benchmark, self.profile.as_deref())
+    }
 }
 
 /// An open history.
@@ -140,7 +177,7 @@ pub fn timestamp(time: &DateTime<Utc>) -> String {
 }
 
 const RUN_COLUMNS: &str = "r.id, r.started_at, r.finished_at, r.tool_version, r.content_hash, r.facts_origin, \
-     r.exit_code, r.benchmarks, r.targets";
+     r.exit_code, r.benchmarks, r.targets, r.profiles";
 
 const COUNT_COLUMNS: [&str; 6] = ["pass", "fail", "error", "not_applicable", "manual", "waived"];
 
@@ -268,6 +305,7 @@ impl Store {
             Value::Int(report.run.exit_code.into()),
             Value::from(scope.benchmarks_key()),
             Value::from(scope.targets_key()),
+            Value::from(scope.profiles_key()),
         ];
         self.connection
             .transaction(true, |sql| {
@@ -284,6 +322,7 @@ impl Store {
                         "exit_code",
                         "benchmarks",
                         "targets",
+                        "profiles",
                     ],
                     &[run_row],
                 )?;
@@ -340,8 +379,14 @@ impl Store {
 
     /// The newest run of `scope`.
     pub fn latest_of_scope(&mut self, scope: &Scope) -> Result<Option<StoredRun>, HistoryError> {
-        let params = [Value::from(scope.benchmarks_key()), Value::from(scope.targets_key()), Value::Int(1)];
-        let rows = self.read(|sql| sql.query(&run_query("r.benchmarks = $1 AND r.targets = $2", Some(3)), &params))?;
+        let params = [
+            Value::from(scope.benchmarks_key()),
+            Value::from(scope.targets_key()),
+            Value::from(scope.profiles_key()),
+            Value::Int(1),
+        ];
+        let condition = "r.benchmarks = $1 AND r.targets = $2 AND r.profiles = $3";
+        let rows = self.read(|sql| sql.query(&run_query(condition, Some(4)), &params))?;
         Ok(self.parse_runs(rows)?.into_iter().next())
     }
 
@@ -353,16 +398,17 @@ impl Store {
         started_at: &DateTime<Utc>,
         run_id: &str,
     ) -> Result<Option<StoredRun>, HistoryError> {
-        let condition = "r.benchmarks = $1 AND r.targets = $2 \
-             AND (r.started_at < $3 OR (r.started_at = $3 AND r.id < $4))";
+        let condition = "r.benchmarks = $1 AND r.targets = $2 AND r.profiles = $3 \
+             AND (r.started_at < $4 OR (r.started_at = $4 AND r.id < $5))";
         let params = [
             Value::from(scope.benchmarks_key()),
             Value::from(scope.targets_key()),
+            Value::from(scope.profiles_key()),
             Value::from(timestamp(started_at)),
             Value::from(run_id),
             Value::Int(1),
         ];
-        let rows = self.read(|sql| sql.query(&run_query(condition, Some(5)), &params))?;
+        let rows = self.read(|sql| sql.query(&run_query(condition, Some(6)), &params))?;
         Ok(self.parse_runs(rows)?.into_iter().next())
     }
 
@@ -402,7 +448,7 @@ impl Store {
     ) -> Result<Vec<TrendPoint>, HistoryError> {
         let counts: Vec<String> = COUNT_COLUMNS.iter().map(|c| format!("b.{c}")).collect();
         let query = format!(
-            "SELECT r.id, r.started_at, b.benchmark, r.targets, {} FROM runs r \
+            "SELECT r.id, r.started_at, b.benchmark, r.targets, r.profiles, {} FROM runs r \
              JOIN run_benchmarks b ON b.run_id = r.id \
              WHERE r.started_at >= $1 AND ($2 = '' OR b.benchmark = $2) \
              ORDER BY r.started_at, r.id, b.benchmark",
@@ -413,12 +459,14 @@ impl Store {
         let rows = self.read(|sql| sql.query(&query, &params))?;
         rows.iter()
             .map(|row| {
-                let [run_id, started_at, benchmark, targets] = texts::<4>(row)?;
-                let controls = counts_at(row, 4)?;
+                let [run_id, started_at, benchmark, targets, profiles] = texts::<5>(row)?;
+                let controls = counts_at(row, 5)?;
+                let profile = profile_of(&split_key(&profiles), &benchmark).map(str::to_owned);
                 Ok(TrendPoint {
                     run_id,
                     started_at: parse_time(&started_at)?,
                     benchmark,
+                    profile,
                     targets: split_key(&targets),
                     pass_rate: pass_rate(&controls),
                     controls,
@@ -435,7 +483,8 @@ impl Store {
                 let exit_code = row.get(6).and_then(Value::as_int).ok_or("exit_code is not a number")?;
                 let benchmarks = row.get(7).and_then(Value::as_text).ok_or("benchmarks is not text")?;
                 let targets = row.get(8).and_then(Value::as_text).ok_or("targets is not text")?;
-                let controls = counts_at(row, 9)?;
+                let profiles = row.get(9).and_then(Value::as_text).ok_or("profiles is not text")?;
+                let controls = counts_at(row, 10)?;
                 Ok(StoredRun {
                     started_at: parse_time(&started_at)?,
                     finished_at: parse_time(&finished_at)?,
@@ -446,6 +495,7 @@ impl Store {
                     exit_code,
                     benchmarks: split_key(benchmarks),
                     targets: split_key(targets),
+                    profiles: split_key(profiles),
                     pass_rate: pass_rate(&controls),
                     controls,
                 })
@@ -456,6 +506,19 @@ impl Store {
 
     fn corrupt_row(&self, detail: impl Into<String>) -> HistoryError {
         HistoryError::Corrupt { location: self.location.to_string(), detail: detail.into() }
+    }
+}
+
+/// The profile of `benchmark` among a run's `benchmark-id: profile` entries.
+fn profile_of<'a>(profiles: &'a [String], benchmark: &str) -> Option<&'a str> {
+    profiles.iter().find_map(|entry| entry.strip_prefix(benchmark)?.strip_prefix(": "))
+}
+
+/// `benchmark (profile)`, or the benchmark alone.
+fn with_profile(benchmark: &str, profile: Option<&str>) -> String {
+    match profile {
+        Some(profile) => format!("{benchmark} ({profile})"),
+        None => benchmark.to_owned(),
     }
 }
 

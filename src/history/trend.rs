@@ -50,8 +50,12 @@ pub fn parse_since(text: &str) -> Result<Duration, String> {
 /// The text table: one line per run and benchmark, oldest first.
 pub fn to_text(points: &[TrendPoint]) -> String {
     let mut out = String::new();
-    let benchmark_width =
-        points.iter().map(|p| terminal(&p.benchmark).chars().count()).max().unwrap_or(0).max("BENCHMARK".len());
+    let benchmark_width = points
+        .iter()
+        .map(|p| terminal(&p.benchmark_with_profile()).chars().count())
+        .max()
+        .unwrap_or(0)
+        .max("BENCHMARK".len());
     let _ = writeln!(
         out,
         "{:<20} {:<8} {:<benchmark_width$} {:>9} {:>5} {:>5} {:>5} {:>5} {:>6} {:>6}  TARGETS",
@@ -64,7 +68,7 @@ pub fn to_text(points: &[TrendPoint]) -> String {
             "{:<20} {:<8} {:<benchmark_width$} {:>9} {:>5} {:>5} {:>5} {:>5} {:>6} {:>6}  {}",
             p.started_at.format("%Y-%m-%d %H:%M:%S"),
             short_id(&p.run_id),
-            terminal(&p.benchmark),
+            terminal(&p.benchmark_with_profile()),
             percent(p.pass_rate),
             c.pass,
             c.fail,
@@ -112,7 +116,7 @@ struct Tick {
     label: String,
 }
 
-/// One line: the runs of one benchmark on one set of targets.
+/// One line: the runs of one benchmark (with one profile) on one set of targets.
 #[derive(Debug, Serialize)]
 struct Series {
     benchmark: String,
@@ -169,11 +173,12 @@ fn chart(points: &[TrendPoint]) -> Chart {
     let mut series: Vec<Series> = Vec::new();
     for point in points {
         let targets = point.targets.join(", ");
-        let index = match series.iter().position(|s| s.benchmark == point.benchmark && s.targets == targets) {
+        let benchmark = point.benchmark_with_profile();
+        let index = match series.iter().position(|s| s.benchmark == benchmark && s.targets == targets) {
             Some(index) => index,
             None => {
                 series.push(Series {
-                    benchmark: point.benchmark.clone(),
+                    benchmark,
                     targets,
                     color: PALETTE[series.len() % PALETTE.len()],
                     points: String::new(),
@@ -255,6 +260,7 @@ mod tests {
             run_id: run.to_owned(),
             started_at: chrono::TimeZone::with_ymd_and_hms(&Utc, 2026, 11, day, 10, 0, 0).single().expect("time"),
             benchmark: benchmark.to_owned(),
+            profile: None,
             targets: vec!["host".to_owned()],
             pass_rate: crate::history::store::pass_rate(&controls),
             controls,

@@ -196,6 +196,13 @@ pub fn build(
             provider: benchmark.provider.clone(),
             source: benchmark.source.clone(),
             sha256: benchmark.sha256.clone(),
+            profile: planned.profile.chosen.as_ref().map(|chosen| ProfileReport {
+                name: chosen.name(),
+                level: chosen.level,
+                role: chosen.role.clone(),
+                role_by_default: chosen.role_by_default,
+                profiles: chosen.profiles.clone(),
+            }),
             summary: summary(&result.counts, &finding_counts),
             sections,
         });

@@ -37,8 +37,8 @@ pub struct Report {
     pub problems: Vec<String>,
     /// Every waiver of the waivers file and what became of it in this run.
     pub waivers: Vec<WaiverReport>,
-    /// What changed since the previous run of the same benchmarks and
-    /// targets in the history; null when the history is off (`--no-history`),
+    /// What changed since the previous run of the same benchmarks, targets
+    /// and profiles in the history; null when the history is off (`--no-history`),
     /// could not be read, or holds no such run.
     #[serde(default)]
     pub changes: Option<Changes>,
@@ -120,6 +120,13 @@ pub struct Run {
 pub struct Selection {
     pub controls: Vec<String>,
     pub skip: Vec<String>,
+    /// `--level` (1 or 2), as given; absent when not given. Each benchmark's
+    /// `profile` says what it made of it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub level: Option<u8>,
+    /// `--host-role` (`server`, `workstation`), as given; absent when not given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host_role: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
@@ -259,8 +266,29 @@ pub struct BenchmarkReport {
     pub source: String,
     /// SHA-256 of the benchmark file.
     pub sha256: String,
+    /// The profile that selected its controls (`--level`, `--host-role`);
+    /// absent when no profile did: every control was within reach of
+    /// `--controls` and `--skip`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile: Option<ProfileReport>,
     pub summary: Summary,
     pub sections: Vec<SectionReport>,
+}
+
+/// The profile a benchmark's controls were selected by.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProfileReport {
+    /// As CIS names it: `Level 1 - Server`, `Level 2`, `All levels - Workstation`.
+    pub name: String,
+    /// The highest CIS level taken in (Level 2 takes in Level 1); null: every level.
+    pub level: Option<u8>,
+    /// The host role (`server`, `workstation`); null for a benchmark without host roles.
+    pub role: Option<String>,
+    /// Whether the role is the benchmark's default (no `--host-role` was given).
+    pub role_by_default: bool,
+    /// The benchmark's profiles taken in, as its controls name them (`L1 server`).
+    pub profiles: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
@@ -350,8 +378,8 @@ pub struct FactRecord {
     pub collected_at: DateTime<Utc>,
 }
 
-/// The changes between the previous run of the same benchmarks and targets
-/// and this one. A control is compared per (benchmark, control, target), a
+/// The changes between the previous run of the same benchmarks, targets and
+/// profiles and this one. A control is compared per (benchmark, control, target), a
 /// resource per (benchmark, control, target, resource).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]

@@ -1,5 +1,5 @@
 //! What an audit prints in the terminal once its reports are written: the
-//! failing controls, most severe first (id, title, severity, how many
+//! profile each benchmark's controls were selected by, the failing controls, most severe first (id, title, severity, how many
 //! resources fail, the first one), the controls in error grouped by what to
 //! do about them, the hosts judged although their OS is not the
 //! benchmark's, and the report files. Read from the report model only;
@@ -22,6 +22,22 @@ const MAX_RESOURCE: usize = 50;
 pub fn render(report: &Report, files: &[String], colour: bool) -> String {
     let paint = Paint { colour };
     let mut out = String::new();
+    for benchmark in &report.benchmarks {
+        let Some(profile) = &benchmark.profile else { continue };
+        let total = benchmark.summary.controls.total;
+        let default_role = match (&profile.role, profile.role_by_default) {
+            (Some(role), true) => format!("; {} is the default host role: --host-role chooses another", clean(role)),
+            _ => String::new(),
+        };
+        let _ = writeln!(
+            out,
+            "{} {} of {} ({total} {}{default_role})",
+            paint.bold("Profile:"),
+            clean(&profile.name),
+            clean(&benchmark.id),
+            plural(total, "control", "controls")
+        );
+    }
     let mut failing: Vec<&ControlReport> = Vec::new();
     let mut in_error: Vec<&ControlReport> = Vec::new();
     for control in report.benchmarks.iter().flat_map(|b| &b.sections).flat_map(|s| &s.controls) {

@@ -155,7 +155,8 @@ fn append_diff_and_trend(history: &str) {
 /// survives (counts backfilled for trend) and an audit compares with it.
 fn migration_from_version_1(history: &str, execute_batch: &dyn Fn(&str)) {
     assert_eq!(schema::MIGRATIONS[0].version, 1);
-    assert_eq!(schema::CURRENT_VERSION, 2, "add a migration test for the new version");
+    // Version 3 added `runs.profiles`: a run recorded before it audited whole benchmarks.
+    assert_eq!(schema::CURRENT_VERSION, 3, "add a migration test for the new version");
     execute_batch(schema::MIGRATIONS[0].sql);
     // The sample's 5.1.20 passing, a control that no longer exists, one resource.
     execute_batch(
@@ -192,6 +193,7 @@ fn migration_from_version_1(history: &str, execute_batch: &dyn Fn(&str)) {
     assert_eq!(changes_of(&changes["resources"], "newly_failing"), ["5.1.20 sshd PermitRootLogin"]);
     let runs = run_json(dir.path(), history, &["history", "--format", "json"]);
     assert_eq!(runs.as_array().expect("runs").len(), 2);
+    assert_eq!(runs[1]["profiles"], serde_json::json!([]), "the v1 run is of the whole benchmark: {runs}");
 }
 
 /// A report to append from threads, each a new run of the same scope.

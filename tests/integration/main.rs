@@ -13,6 +13,7 @@ mod os_mismatch;
 mod output_folder;
 mod packs;
 mod pci;
+mod profiles;
 mod reports;
 mod script_limits;
 mod secrets;
