@@ -254,6 +254,7 @@ mod tests {
             description: String::new(),
             source: String::new(),
             sections: Vec::new(),
+            applies_to: Vec::new(),
             profiles,
             default_role: default_role.map(str::to_owned),
             controls,
