@@ -204,9 +204,7 @@ fn ignore_os_mismatch_judges_the_host_records_it_and_verify_re_applies_it() {
     // verdicts no longer follow from the facts, and verify says so.
     let mut forged = report.clone();
     forged["run"]["ignore_os_mismatch"] = false.into();
-    std::fs::write(dir.path().join("pack/report.json"), serde_json::to_string_pretty(&forged).expect("json"))
-        .expect("write");
-    support::rehash(&dir.path().join("pack"));
+    support::forge_report(&dir.path().join("pack"), &forged);
     let (code, said) = verify("pack");
     assert_eq!(code, Some(1), "{said}");
     assert!(said.contains("FAILED: report.json: targets[0].os_match[0].judged: the report says true"), "{said}");

@@ -278,8 +278,7 @@ fn verify_reapplies_the_recorded_profile_and_catches_a_forged_one() {
     let mut forged: Value = serde_json::from_str(&genuine).expect("json");
     forged["benchmarks"][0]["profile"]["name"] = json!("Level 2 - Server");
     forged["benchmarks"][0]["profile"]["level"] = json!(2);
-    std::fs::write(pack.join("report.json"), serde_json::to_string_pretty(&forged).expect("json")).expect("write");
-    support::rehash(&pack);
+    support::forge_report(&pack, &forged);
     let caught = posture(dir.path(), &["verify", "pack", "--allow-unpinned"]);
     let text = stdout(&caught) + stderr(&caught).as_str();
     assert_eq!(caught.status.code(), Some(1), "{text}");
@@ -295,8 +294,7 @@ fn verify_reapplies_the_recorded_profile_and_catches_a_forged_one() {
     // checks the pack does not hold (it holds the content the run used).
     let mut forged: Value = serde_json::from_str(&genuine).expect("json");
     forged["run"]["selection"]["level"] = json!(2);
-    std::fs::write(pack.join("report.json"), serde_json::to_string_pretty(&forged).expect("json")).expect("write");
-    support::rehash(&pack);
+    support::forge_report(&pack, &forged);
     let caught = posture(dir.path(), &["verify", "pack", "--allow-unpinned"]);
     let text = stdout(&caught) + stderr(&caught).as_str();
     assert_eq!(caught.status.code(), Some(1), "{text}");
@@ -314,8 +312,7 @@ fn verify_reapplies_the_recorded_profile_and_catches_a_forged_one() {
     let pack = dir.path().join("pack2");
     let mut forged = support::read_json(&pack.join("report.json"));
     forged["run"]["selection"]["level"] = json!(1);
-    std::fs::write(pack.join("report.json"), serde_json::to_string_pretty(&forged).expect("json")).expect("write");
-    support::rehash(&pack);
+    support::forge_report(&pack, &forged);
     let caught = posture(dir.path(), &["verify", "pack2", "--allow-unpinned"]);
     let text = stdout(&caught) + stderr(&caught).as_str();
     assert_eq!(caught.status.code(), Some(1), "{text}");

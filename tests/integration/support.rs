@@ -116,6 +116,13 @@ pub fn linux_benchmark(id: &str, title: &str, controls: &[(&str, &str)]) -> Stri
     text
 }
 
+/// Writes `report` as the pack's report.json and re-hashes the pack: a
+/// forged report, as a forger without the signing key leaves it.
+pub fn forge_report(pack: &Path, report: &serde_json::Value) {
+    std::fs::write(pack.join("report.json"), serde_json::to_string_pretty(report).expect("json")).expect("write");
+    rehash(pack);
+}
+
 /// Re-hashes every file of the pack into its manifest and drops the
 /// signature: what a forger without the key does after editing files.
 pub fn rehash(pack: &Path) {
